@@ -1,0 +1,263 @@
+/**
+ * The Deno adapter: `Deno.listen` (and `Deno.listenTls` for HTTPS).
+ *
+ * Deno pulls (`conn.read`) where the core wants pushes, so each connection
+ * runs a read loop into its own buffer — small while the connection is
+ * quiet, grown while it is busy — and a write queue that turns Deno's
+ * promise-per-write into `write()`/`onDrain`.
+ *
+ * @module
+ */
+
+import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+
+// The part of the Deno namespace this adapter uses, declared here so that
+// the file type-checks under tsc without Deno's global types.
+interface DenoAddr {
+  transport: string;
+  hostname: string;
+  port: number;
+}
+interface DenoConn {
+  readonly remoteAddr: DenoAddr;
+  readonly localAddr: DenoAddr;
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay?(noDelay?: boolean): void;
+  ref(): void;
+  unref(): void;
+}
+interface DenoListener {
+  readonly addr: DenoAddr;
+  accept(): Promise<DenoConn>;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+interface DenoApi {
+  listen(o: { port: number; hostname: string; transport: "tcp"; reusePort?: boolean }): DenoListener;
+  listenTls(o: { port: number; hostname: string; cert: string; key: string }): DenoListener;
+}
+
+const SMALL = 4 * 1024;
+const LARGE = 64 * 1024;
+const HIGH_WATER = 64 * 1024;
+
+function netAddr(a: DenoAddr): NetAddr {
+  return { transport: "tcp", hostname: a.hostname, port: a.port };
+}
+
+class DenoConnection implements Conn {
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  handler!: ConnHandler;
+  #conn: DenoConn;
+  #closed = false;
+  #paused = false;
+  #resume: (() => void) | null = null;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #wantDrain = false;
+  #ending = false;
+  #writeClosed = false;
+  #readEnded = false;
+
+  constructor(conn: DenoConn) {
+    this.#conn = conn;
+    this.remoteAddr = netAddr(conn.remoteAddr);
+    this.localAddr = netAddr(conn.localAddr);
+  }
+
+  async readLoop(): Promise<void> {
+    let buf = new Uint8Array(SMALL);
+    let error: Error | undefined;
+    try {
+      for (;;) {
+        if (this.#paused) await new Promise<void>((r) => (this.#resume = r));
+        if (this.#closed) return;
+        const n = await this.#conn.read(buf);
+        if (this.#closed) return;
+        if (n === null) break;
+        this.handler.onData(buf.subarray(0, n));
+        if (n === buf.length && buf.length < LARGE) buf = new Uint8Array(LARGE);
+      }
+    } catch (e) {
+      error = e instanceof Error ? e : new Error(String(e));
+    }
+    if (this.#closed) return;
+    if (error) {
+      this.#close(error);
+      return;
+    }
+    this.#readEnded = true;
+    if (this.#writeClosed) this.#close();
+    else this.handler.onEnd();
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#closed || this.#ending) return true;
+    this.#queue.push(chunk);
+    this.#queued += chunk.byteLength;
+    if (!this.#writing) void this.#flush();
+    if (this.#queued >= HIGH_WATER) {
+      this.#wantDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const q = this.#queue;
+        this.#queue = [];
+        const chunk = q.length === 1 ? q[0] : concat(q);
+        let off = 0;
+        while (off < chunk.byteLength) off += await this.#conn.write(chunk.subarray(off));
+        this.#queued -= chunk.byteLength;
+        if (this.#wantDrain && this.#queued < HIGH_WATER) {
+          this.#wantDrain = false;
+          this.handler.onDrain();
+        }
+      }
+    } catch (e) {
+      this.#close(e instanceof Error ? e : new Error(String(e)));
+      return;
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#ending && !this.#closed) void this.#finishEnd();
+  }
+
+  async #finishEnd(): Promise<void> {
+    if (this.#writeClosed) return;
+    this.#writeClosed = true;
+    try {
+      await this.#conn.closeWrite();
+    } catch {
+      // already gone
+    }
+    if (this.#readEnded) this.#close();
+  }
+
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    // Keep reading: the core discards what arrives, and we see the peer's FIN.
+    this.resume();
+    if (!this.#writing) void this.#finishEnd();
+  }
+
+  destroy(): void {
+    this.#close();
+  }
+
+  #close(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    this.#resume?.();
+    this.handler.onClose(error);
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const r = this.#resume;
+    this.#resume = null;
+    r?.();
+  }
+
+  ref(): void {
+    if (!this.#closed) this.#conn.ref();
+  }
+
+  unref(): void {
+    if (!this.#closed) this.#conn.unref();
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The adapter for Deno (`Deno.listen` / `Deno.listenTls`).
+ *
+ * @example
+ * ```ts
+ * import { serve } from "jsr:@portico/portico";
+ * import { denoAdapter } from "jsr:@portico/portico/adapters/deno";
+ * serve({ adapter: denoAdapter, port: 8000, fetch: () => new Response("hi") });
+ * ```
+ */
+export const denoAdapter: SocketAdapter = {
+  name: "deno",
+  listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
+    const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+    const listener = options.tls
+      ? Deno.listenTls({ port: options.port, hostname: options.hostname, cert: options.tls.cert, key: options.tls.key })
+      : Deno.listen({ port: options.port, hostname: options.hostname, transport: "tcp", reusePort: options.reusePort });
+    let closed = false;
+    void (async () => {
+      let backoff = 10;
+      while (!closed) {
+        let raw: DenoConn;
+        try {
+          raw = await listener.accept();
+        } catch (e) {
+          if (closed) return;
+          // Out of descriptors and the like: wait, then try again.
+          console.error("portico: accept error:", e);
+          await new Promise((r) => setTimeout(r, backoff));
+          backoff = Math.min(backoff * 2, 1000);
+          continue;
+        }
+        backoff = 10;
+        try {
+          raw.setNoDelay?.(true);
+        } catch {
+          // TLS connections may not support it before the handshake
+        }
+        const c = new DenoConnection(raw);
+        c.handler = onConnection(c);
+        void c.readLoop();
+      }
+    })();
+    return Promise.resolve({
+      addr: netAddr(listener.addr),
+      close: () => {
+        if (!closed) {
+          closed = true;
+          try {
+            listener.close();
+          } catch {
+            // already closed
+          }
+        }
+        return Promise.resolve();
+      },
+      ref: () => listener.ref(),
+      unref: () => listener.unref(),
+    });
+  },
+};

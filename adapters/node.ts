@@ -1,0 +1,119 @@
+/**
+ * The Node adapter: `node:net` (and `node:tls` for HTTPS).
+ *
+ * @module
+ */
+
+import net from "node:net";
+import tls from "node:tls";
+import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+
+function addr(hostname: string | undefined, port: number | undefined): NetAddr {
+  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
+}
+
+class NodeConn implements Conn {
+  readonly remoteAddr: NetAddr;
+  readonly localAddr: NetAddr;
+  #socket: net.Socket;
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    this.remoteAddr = addr(socket.remoteAddress, socket.remotePort);
+    this.localAddr = addr(socket.localAddress, socket.localPort);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#socket.destroyed) return true;
+    return this.#socket.write(chunk);
+  }
+
+  end(): void {
+    if (!this.#socket.destroyed) this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  ref(): void {
+    this.#socket.ref();
+  }
+
+  unref(): void {
+    this.#socket.unref();
+  }
+}
+
+function attach(socket: net.Socket, onConnection: (conn: Conn) => ConnHandler): void {
+  socket.setNoDelay(true);
+  const conn = new NodeConn(socket);
+  const h = onConnection(conn);
+  let error: Error | undefined;
+  socket.on("data", (chunk: Uint8Array) => h.onData(chunk));
+  socket.on("drain", () => h.onDrain());
+  socket.on("end", () => h.onEnd());
+  socket.on("error", (e) => (error = e));
+  socket.on("close", () => h.onClose(error));
+  // With allowHalfOpen, a socket we ended closes only once the peer ends
+  // too; `end` above lets the core decide.
+}
+
+/**
+ * The adapter for Node (`node:net` / `node:tls`).
+ *
+ * @example
+ * ```ts
+ * import { serve } from "portico";
+ * import { nodeAdapter } from "portico/adapters/node";
+ * serve({ adapter: nodeAdapter, port: 8000, fetch: () => new Response("hi") });
+ * ```
+ */
+export const nodeAdapter: SocketAdapter = {
+  name: "node",
+  listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
+    const server: net.Server = options.tls
+      ? tls.createServer({ cert: options.tls.cert, key: options.tls.key, allowHalfOpen: true }, (s) =>
+        attach(s, onConnection))
+      : net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => attach(s, onConnection));
+    if (options.tls) {
+      // A failed handshake is the client's problem, not the server's.
+      server.on("tlsClientError", (_e, socket) => socket.destroy());
+    }
+    return new Promise((resolve, reject) => {
+      const onListenError = (e: Error) => reject(e);
+      server.once("error", onListenError);
+      const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
+        port: options.port,
+        host: options.hostname,
+        backlog: options.backlog,
+      };
+      if (options.reusePort) listenOptions.reusePort = true;
+      server.listen(listenOptions, () => {
+        server.off("error", onListenError);
+        // Accept errors (EMFILE and the like) are reported, never fatal.
+        server.on("error", (e) => console.error("portico: accept error:", e));
+        const a = server.address() as net.AddressInfo;
+        resolve({
+          addr: addr(a.address, a.port),
+          // close() stops listening at once; its callback would wait for every
+          // connection to end, which is the core's business, not the listener's.
+          close: () => {
+            if (server.listening) server.close();
+            return Promise.resolve();
+          },
+          ref: () => void server.ref(),
+          unref: () => void server.unref(),
+        });
+      });
+    });
+  },
+};

@@ -1,0 +1,119 @@
+/**
+ * The one seam between portico's portable core and a runtime's sockets.
+ *
+ * An adapter turns a runtime's listening socket into a stream of {@link Conn}
+ * objects and pushes their bytes to a {@link ConnHandler}. Everything above this
+ * interface — parsing, routing, groups — is runtime-free.
+ *
+ * The interface is push-based because Node and Bun push, and Deno's read loop
+ * can push too. It is deliberately small: an adapter is a few dozen lines.
+ *
+ * @module
+ */
+
+/** A network address, as `Deno.serve` reports it. */
+export interface NetAddr {
+  /** Always `"tcp"` for the adapters portico ships. */
+  transport: "tcp";
+  /** The IP address (or host name) of the endpoint. */
+  hostname: string;
+  /** The port of the endpoint. */
+  port: number;
+}
+
+/** What a listener is asked to do. */
+export interface ListenOptions {
+  /** Port to bind; 0 picks a free one. */
+  port: number;
+  /** Address to bind. */
+  hostname: string;
+  /** Let several processes bind the same port (where the runtime supports it). */
+  reusePort?: boolean;
+  /** Length of the kernel's accept queue (where the runtime lets us set it). */
+  backlog?: number;
+  /** PEM certificate chain and private key: serve TLS instead of plain TCP. */
+  tls?: { cert: string; key: string };
+}
+
+/** A listening socket. */
+export interface Listener {
+  /** The bound address; the real port when 0 was asked for. */
+  readonly addr: NetAddr;
+  /** Stops accepting. Connections already accepted are not touched. */
+  close(): Promise<void>;
+  /** Keeps the process alive while listening (the default). */
+  ref(): void;
+  /** Lets the process exit even though the listener is open. */
+  unref(): void;
+}
+
+/**
+ * One accepted connection, as the core sees it.
+ *
+ * Every method may be called after the connection closed; it then does
+ * nothing. `destroy()` and `end()` are idempotent.
+ */
+export interface Conn {
+  /** The peer's address. */
+  readonly remoteAddr: NetAddr;
+  /** Our side's address. */
+  readonly localAddr: NetAddr;
+  /**
+   * Queues bytes for sending. The adapter may keep `chunk` until it is sent,
+   * so the caller must not reuse it. Returns false when the queue is above
+   * the high-water mark: wait for `onDrain` before writing more.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Flushes what is queued, then half-closes (sends FIN) and closes. */
+  end(): void;
+  /** Closes now, dropping anything not yet sent. */
+  destroy(): void;
+  /** Stops delivering `onData` until `resume()`. */
+  pause(): void;
+  /** Delivers `onData` again after `pause()`. */
+  resume(): void;
+  /** Keeps the process alive while open (the default). */
+  ref(): void;
+  /** Lets the process exit even though this connection is open. */
+  unref(): void;
+}
+
+/** The callbacks the core gives an adapter for each connection. */
+export interface ConnHandler {
+  /**
+   * Bytes arrived. The chunk is valid only during the call: an adapter may
+   * reuse its memory afterwards (Deno's read buffer), so the core copies
+   * what it keeps.
+   */
+  onData(chunk: Uint8Array): void;
+  /** The send queue fell below the high-water mark after `write` returned false. */
+  onDrain(): void;
+  /**
+   * The peer finished sending (FIN). The connection stays writable; the core
+   * decides when to close. Called at most once, before `onClose`.
+   */
+  onEnd(): void;
+  /** The connection is gone (closed by either side or by an error). Called exactly once. */
+  onClose(error?: Error): void;
+}
+
+/**
+ * A transport: how to listen and accept on one runtime.
+ *
+ * @example A custom adapter is passed to serve()
+ * ```ts
+ * import { serve } from "portico";
+ * import { memoryAdapter } from "portico/adapters/memory";
+ * const adapter = memoryAdapter();
+ * serve({ adapter, port: 0, fetch: () => new Response("hi") });
+ * ```
+ */
+export interface SocketAdapter {
+  /** A short name for logs: "node", "deno", "bun", "memory". */
+  readonly name: string;
+  /**
+   * Binds and starts accepting. `onConnection` is called once per accepted
+   * connection and returns the handler that receives its events.
+   */
+  listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener>;
+}

@@ -1,0 +1,373 @@
+/**
+ * ResourceGroup: Racket's custodian, in JavaScript.
+ *
+ * A group owns resources — sockets, file handles, timers, tasks, child
+ * groups — and closes all of them when it shuts down. The server is one tree
+ * of groups: root → one group per connection → one group per request.
+ *
+ * What is guaranteed:
+ * - `shutdown()` is idempotent and returns the same promise every time.
+ * - Children shut down first (concurrently), then the group's own resources
+ *   in reverse order of adoption, each finaliser awaited before the next.
+ * - A finaliser that throws or rejects does not stop the others; its error
+ *   is collected in `errors` and reported to `onError` (inherited from the
+ *   parent; the root's default logs with `console.error`).
+ * - Anything adopted after shutdown began is closed at once.
+ *
+ * What is not: a group cannot stop code that ignores its `signal`, and its
+ * byte budget counts only what is charged to it — the server charges the
+ * bytes it buffers for a connection; JavaScript offers no way to weigh an
+ * arbitrary object graph.
+ *
+ * @module
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
+
+/** Anything a group can close: `close()`, `[Symbol.dispose]` or `[Symbol.asyncDispose]`. */
+export type Closeable =
+  | { close(): unknown }
+  | { [Symbol.dispose](): void }
+  | { [Symbol.asyncDispose](): PromiseLike<void> };
+
+/** Options for a new group. */
+export interface ResourceGroupOptions {
+  /** The owning group: it shuts this one down when it shuts down. */
+  parent?: ResourceGroup | null;
+  /** A name for errors and debugging ("conn 42", "request GET /"). */
+  name?: string;
+  /** Milliseconds from now after which the group shuts itself down. */
+  deadline?: number;
+  /** Byte budget: charging beyond it shuts the group down. */
+  bytes?: number;
+  /** Receives finaliser errors; default: the parent's, or `console.error` at the root. */
+  onError?: (error: unknown, group: ResourceGroup) => void;
+}
+
+/** Why a group shut itself down. */
+export class GroupShutdownError extends Error {
+  /** "deadline", "budget" or "parent". */
+  readonly kind: "deadline" | "budget" | "parent";
+  /** Creates the error for a group named `group`. */
+  constructor(kind: "deadline" | "budget" | "parent", group: string, detail: string) {
+    super(`${group}: ${detail}`);
+    this.name = "GroupShutdownError";
+    this.kind = kind;
+  }
+}
+
+/** A snapshot of what a group holds, its subtree included. */
+export interface GroupUsage {
+  /** Live groups in the subtree, this one included. */
+  groups: number;
+  /** Resources, finalisers, timers and tasks not yet closed. */
+  resources: number;
+  /** Bytes charged and not released. */
+  bytes: number;
+}
+
+type Entry = () => unknown;
+
+/** Something that can name the current group lazily (a request builds its group on first use). */
+export interface GroupHolder {
+  /** The group. */
+  readonly group: ResourceGroup;
+}
+
+const storage = new AsyncLocalStorage<GroupHolder>();
+
+/**
+ * Runs `fn` with `holder.group` as {@link ResourceGroup.current}, without
+ * building the group unless someone asks for it.
+ */
+export function runWithGroup<T>(holder: GroupHolder, fn: () => T): T {
+  return storage.run(holder, fn);
+}
+
+/**
+ * Owns resources and closes them together. See the module docs for the
+ * guarantees.
+ *
+ * @example
+ * ```ts
+ * import { ResourceGroup } from "portico";
+ * const g = new ResourceGroup({ name: "job", deadline: 10_000 });
+ * g.setInterval(() => console.log("tick"), 1000);
+ * g.defer(() => console.log("cleaned up"));
+ * await g.shutdown();   // the interval stops, then "cleaned up" prints
+ * ```
+ */
+export class ResourceGroup implements AsyncDisposable {
+  /** The group's name. */
+  readonly name: string;
+  /** The owning group, or null for a root. */
+  readonly parent: ResourceGroup | null;
+  /** Errors thrown by finalisers during shutdown. */
+  readonly errors: unknown[] = [];
+  #entries: (Entry | null)[] = [];
+  #live = 0;
+  #children: Set<ResourceGroup> | null = null;
+  #controller: AbortController | null = null;
+  #reason: unknown = undefined;
+  #shutdown: Promise<void> | null = null;
+  #budget: number;
+  #bytes = 0;
+  #deadline: ReturnType<typeof setTimeout> | null = null;
+  #onError: ((error: unknown, group: ResourceGroup) => void) | undefined;
+
+  /** Creates a group, registered with its parent when it has one. */
+  constructor(options: ResourceGroupOptions = {}) {
+    this.name = options.name ?? "group";
+    this.parent = options.parent ?? null;
+    this.#budget = options.bytes ?? Infinity;
+    this.#onError = options.onError;
+    if (this.parent) this.parent.#addChild(this);
+    if (options.deadline !== undefined) this.setDeadline(options.deadline);
+  }
+
+  /** The group of the code that is running (per request, in a server), like `current-custodian`. */
+  static current(): ResourceGroup | undefined {
+    return storage.getStore()?.group;
+  }
+
+  /** The group itself, so that a group is its own {@link GroupHolder}. */
+  get group(): ResourceGroup {
+    return this;
+  }
+
+  /** Runs `fn` with this group as {@link ResourceGroup.current}. */
+  run<T>(fn: () => T): T {
+    return storage.run(this, fn);
+  }
+
+  /** Aborted when the group shuts down, with the shutdown reason. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#shutdown) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** True once shutdown has begun. */
+  get closed(): boolean {
+    return this.#shutdown !== null;
+  }
+
+  /** Takes ownership of `resource`: it is closed when the group shuts down. Returns it. */
+  adopt<T extends Closeable>(resource: T): T {
+    this.defer(() => closeResource(resource));
+    return resource;
+  }
+
+  /** Registers a finaliser. Returns a function that runs it early and unregisters it. */
+  defer(fn: () => unknown): () => Promise<void> {
+    if (this.#shutdown) {
+      void this.#runOne(fn);
+      return () => Promise.resolve();
+    }
+    const index = this.#entries.length;
+    this.#entries.push(fn);
+    this.#live++;
+    return () => {
+      if (this.#entries[index] !== fn) return Promise.resolve();
+      this.#entries[index] = null;
+      this.#live--;
+      return this.#runOne(fn);
+    };
+  }
+
+  /** Forgets a finaliser without running it (see `defer`'s return for running it). */
+  #forget(index: number, fn: Entry): void {
+    if (this.#entries[index] === fn) {
+      this.#entries[index] = null;
+      this.#live--;
+      if (this.#live === 0) this.#entries.length = 0;
+    }
+  }
+
+  /**
+   * Starts a task that is aborted when the group shuts down. Shutdown waits
+   * for the task to settle after aborting it.
+   */
+  spawn<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = this.signal;
+    let done: () => void = () => {};
+    const settled = new Promise<void>((r) => (done = r));
+    const index = this.#entries.length;
+    const entry = () => settled;
+    this.#entries.push(entry);
+    this.#live++;
+    const task = this.run(() => fn(signal));
+    task.then(done, done).then(() => this.#forget(index, entry));
+    return task;
+  }
+
+  /** A timer owned by the group: cleared at shutdown, forgotten once it fired. */
+  setTimeout(fn: () => void, ms: number): { clear(): void } {
+    let index = -1;
+    const entry = () => clearTimeout(t);
+    const t = setTimeout(() => {
+      this.#forget(index, entry);
+      fn();
+    }, ms);
+    if (this.#shutdown) {
+      clearTimeout(t);
+      return { clear() {} };
+    }
+    index = this.#entries.length;
+    this.#entries.push(entry);
+    this.#live++;
+    return {
+      clear: () => {
+        clearTimeout(t);
+        this.#forget(index, entry);
+      },
+    };
+  }
+
+  /** An interval owned by the group: cleared at shutdown. */
+  setInterval(fn: () => void, ms: number): { clear(): void } {
+    const t = setInterval(fn, ms);
+    if (this.#shutdown) {
+      clearInterval(t);
+      return { clear() {} };
+    }
+    const index = this.#entries.length;
+    const entry = () => clearInterval(t);
+    this.#entries.push(entry);
+    this.#live++;
+    return {
+      clear: () => {
+        clearInterval(t);
+        this.#forget(index, entry);
+      },
+    };
+  }
+
+  /** (Re)sets the deadline: the group shuts down `ms` from now. `Infinity` clears it. */
+  setDeadline(ms: number): void {
+    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#deadline = null;
+    if (ms === Infinity || this.#shutdown) return;
+    this.#deadline = setTimeout(() => {
+      void this.shutdown(new GroupShutdownError("deadline", this.name, `deadline of ${ms} ms passed`));
+    }, ms);
+    this.#deadline.unref?.();
+  }
+
+  /** Creates a sub-group; shutting this group down shuts it down first. */
+  child(options: Omit<ResourceGroupOptions, "parent"> = {}): ResourceGroup {
+    return new ResourceGroup({ ...options, parent: this });
+  }
+
+  /** Counts `n` bytes against the budget; over budget, the group shuts down. */
+  charge(n: number): void {
+    this.#bytes += n;
+    if (this.#bytes > this.#budget && !this.#shutdown) {
+      void this.shutdown(new GroupShutdownError("budget", this.name, `byte budget of ${this.#budget} exceeded`));
+    }
+    this.parent?.charge(n);
+  }
+
+  /** Returns `n` previously charged bytes. */
+  release(n: number): void {
+    this.#bytes -= n;
+    this.parent?.release(n);
+  }
+
+  /** What the group and its subtree hold now. */
+  get usage(): GroupUsage {
+    let groups = 1;
+    let resources = this.#live;
+    if (this.#children) {
+      for (const c of this.#children) {
+        const u = c.usage;
+        groups += u.groups;
+        resources += u.resources;
+      }
+    }
+    return { groups, resources, bytes: this.#bytes };
+  }
+
+  /**
+   * Closes everything the group owns: children first (concurrently), then
+   * its own resources in reverse order of adoption. Idempotent.
+   */
+  shutdown(reason?: unknown): Promise<void> {
+    if (this.#shutdown) return this.#shutdown;
+    this.#reason = reason ?? new GroupShutdownError("parent", this.name, "shut down");
+    let resolve!: () => void;
+    this.#shutdown = new Promise<void>((r) => (resolve = r));
+    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#controller?.abort(this.#reason);
+    void this.#close().then(resolve);
+    return this.#shutdown;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#children) {
+      const children = [...this.#children];
+      await Promise.all(children.map((c) => c.shutdown(this.#reason)));
+    }
+    const entries = this.#entries;
+    for (let k = entries.length - 1; k >= 0; k--) {
+      const fn = entries[k];
+      if (fn === null) continue;
+      entries[k] = null;
+      this.#live--;
+      await this.#runOne(fn);
+    }
+    entries.length = 0;
+    if (this.parent) this.parent.#removeChild(this);
+    if (this.#bytes !== 0 && this.parent) this.parent.release(this.#bytes);
+    this.#bytes = 0;
+  }
+
+  async #runOne(fn: Entry): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.errors.push(error);
+      this.#report(error);
+    }
+  }
+
+  #report(error: unknown): void {
+    for (let g: ResourceGroup | null = this; g; g = g.parent) {
+      if (g.#onError) {
+        try {
+          g.#onError(error, this);
+        } catch (e) {
+          console.error(e);
+        }
+        return;
+      }
+    }
+    console.error(`portico: error while shutting down ${this.name}:`, error);
+  }
+
+  #addChild(child: ResourceGroup): void {
+    if (this.#shutdown) {
+      void child.shutdown(this.#reason);
+      return;
+    }
+    (this.#children ??= new Set()).add(child);
+  }
+
+  #removeChild(child: ResourceGroup): void {
+    this.#children?.delete(child);
+  }
+
+  /** Same as `shutdown()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}
+
+function closeResource(r: Closeable): unknown {
+  if (Symbol.asyncDispose in r && typeof r[Symbol.asyncDispose] === "function") return r[Symbol.asyncDispose]();
+  if (Symbol.dispose in r && typeof r[Symbol.dispose] === "function") return r[Symbol.dispose]();
+  return (r as { close(): unknown }).close();
+}

@@ -1,0 +1,62 @@
+/**
+ * Character classes of RFC 9110/9112 as lookup tables, and latin1 decoding.
+ * Tables keep the parser's inner loops to one array read per byte.
+ *
+ * @module
+ */
+
+function table(pred: (c: number) => boolean): Uint8Array {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) t[c] = pred(c) ? 1 : 0;
+  return t;
+}
+
+const isAlnum = (c: number) =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+/** tchar (RFC 9110 5.6.2): the characters of a token. */
+export const TOKEN: Uint8Array = table((c) => isAlnum(c) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
+
+/**
+ * Characters allowed in a request-target: visible ASCII except `#`
+ * (a fragment is never sent, RFC 9112 3.2). Non-ASCII must be percent-encoded.
+ */
+export const TARGET: Uint8Array = table((c) => c > 0x20 && c < 0x7f && c !== 0x23);
+
+/** field-vchar plus SP and HTAB: what may appear inside a field value. */
+export const FIELD_VALUE: Uint8Array = table((c) => c === 0x09 || (c >= 0x20 && c !== 0x7f));
+
+/** Hex digit values, or 255 for non-hex. */
+export const HEX: Uint8Array = (() => {
+  const t = new Uint8Array(256).fill(255);
+  for (let i = 0; i < 10; i++) t[0x30 + i] = i;
+  for (let i = 0; i < 6; i++) t[0x41 + i] = t[0x61 + i] = 10 + i;
+  return t;
+})();
+
+/** qdtext and quoted-pair octets inside a quoted-string (RFC 9110 5.6.4). */
+export const QDTEXT: Uint8Array = table((c) =>
+  c === 0x09 || c === 0x20 || c === 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80
+);
+
+/**
+ * Decodes bytes as ISO-8859-1, one char per byte. `TextDecoder("latin1")` is
+ * windows-1252 in the Encoding Standard and would remap 0x80–0x9F, so header
+ * bytes go through `String.fromCharCode` instead.
+ */
+export function latin1(bytes: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n <= 0) return "";
+  if (n <= 4096) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  let s = "";
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  }
+  return s;
+}
+
+/** Writes a latin1 string into `out` at `at`; returns the new offset. */
+export function writeLatin1(s: string, out: Uint8Array, at: number): number {
+  for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
+  return at;
+}

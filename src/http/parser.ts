@@ -1,0 +1,731 @@
+/**
+ * An incremental HTTP/1.1 request parser (RFC 9112), written as an explicit
+ * state machine in the manner of llhttp: named states, named errors, strict
+ * by default. It does no I/O; bytes go in through {@link RequestParser.execute}
+ * in pieces of any size, down to one byte, and events come out through a
+ * {@link ParserHandler}.
+ *
+ * Strings are cut from the input once per token (method, target, field name,
+ * field value), never built a byte at a time.
+ *
+ * @module
+ */
+
+import { FIELD_VALUE, HEX, latin1, QDTEXT, TARGET, TOKEN } from "./chars.ts";
+import { HttpError } from "./errors.ts";
+
+/** How the body of a request is framed. */
+export type BodyFraming = "none" | "length" | "chunked";
+
+/** The parsed request line and header section of one message. */
+export interface RequestHead {
+  /** The method token, case preserved. */
+  method: string;
+  /** The request-target as sent. */
+  target: string;
+  /** Which of RFC 9112's four request-target forms was used. */
+  form: "origin" | "absolute" | "authority" | "asterisk";
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  versionMinor: number;
+  /** Field lines as received, flattened: name, value, name, value… */
+  headers: string[];
+  /** The Host field value ("" when absent, as HTTP/1.0 allows). */
+  host: string;
+  /** Whether the connection may carry another request after this one. */
+  keepAlive: boolean;
+  /** `Expect: 100-continue` was sent. */
+  expectContinue: boolean;
+  /** How the body is delimited. */
+  framing: BodyFraming;
+  /** The declared length, for `framing === "length"`; else 0. */
+  contentLength: number;
+}
+
+/** Receives parser events. Views passed to `onBody` are valid only during the call. */
+export interface ParserHandler {
+  /** The header section is complete and valid. */
+  onHead(head: RequestHead): void;
+  /** Body bytes (de-chunked). Copy what you keep. */
+  onBody(chunk: Uint8Array): void;
+  /** The message, body included, is complete. */
+  onComplete(): void;
+}
+
+/** Size limits the parser enforces as bytes arrive. */
+export interface ParserLimits {
+  /** Longest request-target (414 beyond). */
+  maxUrlBytes: number;
+  /** Longest header section after the request line, trailers alike (431 beyond). */
+  maxHeaderBytes: number;
+  /** Largest body, declared or received (413 beyond). */
+  maxBodyBytes: number;
+}
+
+/** The limits portico uses unless told otherwise. */
+export const DEFAULT_LIMITS: ParserLimits = {
+  maxUrlBytes: 8 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  maxBodyBytes: 100 * 1024 * 1024,
+};
+
+// States. Head: request line, then field lines.
+const START = 0; // before a message: leading empty lines are skipped
+const START_LF = 1;
+const METHOD = 2;
+const TARGET_START = 3;
+const TARGET_CHARS = 4;
+const VERSION = 5; // matching the literal "HTTP/"
+const VERSION_MAJOR = 6;
+const VERSION_DOT = 7;
+const VERSION_MINOR = 8;
+const REQUEST_LINE_CR = 9;
+const REQUEST_LINE_LF = 10;
+const FIELD_START = 11;
+const FIELD_NAME = 12;
+const FIELD_VALUE_START = 13;
+const FIELD_VALUE_CHARS = 14;
+const FIELD_LF = 15;
+const HEAD_END_LF = 16;
+// Body.
+const BODY_LENGTH = 20;
+const CHUNK_SIZE_START = 21;
+const CHUNK_SIZE = 22;
+const CHUNK_EXT_NAME_START = 23;
+const CHUNK_EXT_NAME = 24;
+const CHUNK_EXT_VALUE_START = 25;
+const CHUNK_EXT_VALUE = 26;
+const CHUNK_EXT_QUOTED = 27;
+const CHUNK_EXT_QUOTED_ESCAPE = 28;
+const CHUNK_EXT_QUOTED_END = 29;
+const CHUNK_SIZE_LF = 30;
+const CHUNK_DATA = 31;
+const CHUNK_DATA_CR = 32;
+const CHUNK_DATA_LF = 33;
+const TRAILER_START = 34;
+const TRAILER_NAME = 35;
+const TRAILER_VALUE = 36;
+const TRAILER_LF = 37;
+const TRAILER_END_LF = 38;
+const DEAD = 99;
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HTAB = 0x09;
+const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+const MAX_CHUNK_EXT_BYTES = 4096;
+const MAX_CHUNK_SIZE = Number.MAX_SAFE_INTEGER / 16;
+// Host: reg-name, IPv4, IP-literal and port characters (RFC 3986 3.2.2).
+const HOST_RE = /^[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]*$/;
+const ABSOLUTE_RE = /^https?:\/\/[^/?#@]+/i;
+
+/**
+ * Parses a stream of requests on one connection.
+ *
+ * `execute` stops at the end of each message so the caller can answer
+ * requests strictly in order: it returns how many bytes it consumed, and the
+ * caller feeds the rest again once it is ready for the next message.
+ * Malformed input throws {@link HttpError}; the parser is dead afterwards.
+ *
+ * @example
+ * ```ts
+ * import { RequestParser } from "portico";
+ * const p = new RequestParser({
+ *   onHead: (h) => console.log(h.method, h.target),
+ *   onBody: () => {},
+ *   onComplete: () => console.log("done"),
+ * });
+ * p.execute(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+ * ```
+ */
+export class RequestParser {
+  #handler: ParserHandler;
+  #limits: ParserLimits;
+  #state = START;
+  // Head bytes that arrived in an earlier chunk, from the start of the
+  // current line: tokens are cut from here once their end arrives.
+  #pending: Uint8Array | null = null;
+  #pendingLen = 0;
+  #mark = 0; // start of the current token
+  #valueEnd = 0; // end of the field value without trailing whitespace
+  #lineStart = 0;
+  #headerBytes = 0; // completed field-line bytes of this message
+  #versionIndex = 0;
+  // Message being built.
+  #method = "";
+  #target = "";
+  #major = 0;
+  #minor = 0;
+  #name = "";
+  #headers: string[] = [];
+  #host: string | null = null;
+  #hostCount = 0;
+  #contentLength = -1;
+  #transferEncoding: string | null = null;
+  #connection: string | null = null;
+  #expect: string | null = null;
+  // Body.
+  #remaining = 0;
+  #bodyBytes = 0;
+  #chunkSize = 0;
+  #extBytes = 0;
+
+  /** Creates a parser that reports to `handler` and enforces `limits`. */
+  constructor(handler: ParserHandler, limits: Partial<ParserLimits> = {}) {
+    this.#handler = handler;
+    this.#limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** True between messages, with no bytes of the next one seen yet. */
+  get idle(): boolean {
+    return this.#state === START && this.#pendingLen === 0;
+  }
+
+  /** True while the body of the current message is being read. */
+  get inBody(): boolean {
+    return this.#state >= BODY_LENGTH && this.#state !== DEAD;
+  }
+
+  /**
+   * Feeds bytes. Returns how many were consumed: all of them, or fewer when
+   * a message completed before the end of `data`.
+   */
+  execute(data: Uint8Array): number {
+    if (this.#state === DEAD) throw new HttpError("INVALID_METHOD", "parser is closed after an error");
+    let buf = data;
+    let offset = 0; // index in buf of data[0]
+    let i = 0;
+    if (this.#pendingLen > 0) {
+      offset = this.#pendingLen;
+      buf = this.#append(data);
+      i = offset;
+    }
+    try {
+      if (this.#state < BODY_LENGTH) {
+        i = this.#head(buf, i);
+        if (i < 0) {
+          this.#keepPartialHead(buf, offset);
+          return data.length;
+        }
+      }
+      i = this.#body(buf, i);
+    } catch (e) {
+      this.#state = DEAD;
+      throw e;
+    }
+    this.#pendingLen = 0;
+    return i - offset;
+  }
+
+  #append(data: Uint8Array): Uint8Array {
+    const need = this.#pendingLen + data.length;
+    let p = this.#pending!;
+    if (p.length < need) {
+      const grown = new Uint8Array(Math.max(need, p.length * 2));
+      grown.set(p.subarray(0, this.#pendingLen));
+      p = this.#pending = grown;
+    }
+    p.set(data, this.#pendingLen);
+    this.#pendingLen = need;
+    return p.subarray(0, need);
+  }
+
+  // Keeps the unfinished line for the next call and checks the limits that
+  // an unfinished head can already break.
+  #keepPartialHead(buf: Uint8Array, offset: number): void {
+    const s = this.#state;
+    if (s === TARGET_CHARS && buf.length - this.#mark > this.#limits.maxUrlBytes) {
+      throw new HttpError("URI_TOO_LONG", `request-target longer than ${this.#limits.maxUrlBytes} bytes`);
+    }
+    if (s <= METHOD && buf.length - this.#lineStart > this.#limits.maxUrlBytes) {
+      throw new HttpError("INVALID_METHOD", "method token too long");
+    }
+    if (s >= FIELD_START && this.#headerBytes + buf.length - this.#lineStart > this.#limits.maxHeaderBytes) {
+      throw new HttpError("HEADERS_TOO_LARGE", `header section larger than ${this.#limits.maxHeaderBytes} bytes`);
+    }
+    const from = this.#state === START || this.#state === START_LF ? buf.length : this.#lineStart;
+    const keep = buf.length - from;
+    if (offset > 0) {
+      // Already in #pending: slide the kept line to the front.
+      if (from > 0) this.#pending!.copyWithin(0, from, buf.length);
+    } else {
+      if (!this.#pending || this.#pending.length < keep) this.#pending = new Uint8Array(Math.max(256, keep * 2));
+      this.#pending.set(buf.subarray(from));
+    }
+    this.#pendingLen = keep;
+    this.#mark -= from;
+    this.#valueEnd -= from;
+    this.#lineStart -= from;
+  }
+
+  // Runs the head states from i. Returns the index after the head, or -1
+  // when more bytes are needed.
+  #head(buf: Uint8Array, i: number): number {
+    const len = buf.length;
+    let state = this.#state;
+    while (i < len) {
+      const c = buf[i];
+      switch (state) {
+        case START:
+          if (c === CR) state = START_LF;
+          else if (TOKEN[c] === 1) {
+            this.#lineStart = this.#mark = i;
+            state = METHOD;
+          } else throw new HttpError(c === LF ? "LF_EXPECTED" : "INVALID_METHOD", "invalid start of request line");
+          i++;
+          break;
+        case START_LF:
+          if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
+          state = START;
+          i++;
+          break;
+        case METHOD: {
+          while (i < len && TOKEN[buf[i]] === 1) i++;
+          if (i === len) break;
+          if (buf[i] !== SP) throw new HttpError("INVALID_METHOD", "invalid character in method");
+          this.#method = latin1(buf, this.#mark, i);
+          if (this.#method === "PRI") throw new HttpError("HTTP2_PREFACE", "HTTP/2 connection preface on an HTTP/1.1 port");
+          state = TARGET_START;
+          i++;
+          break;
+        }
+        case TARGET_START:
+          if (TARGET[c] !== 1) throw new HttpError("INVALID_TARGET", "invalid request-target");
+          this.#mark = i;
+          state = TARGET_CHARS;
+          break;
+        case TARGET_CHARS: {
+          while (i < len && TARGET[buf[i]] === 1) i++;
+          if (i - this.#mark > this.#limits.maxUrlBytes) {
+            throw new HttpError("URI_TOO_LONG", `request-target longer than ${this.#limits.maxUrlBytes} bytes`);
+          }
+          if (i === len) break;
+          if (buf[i] !== SP) {
+            throw buf[i] === CR || buf[i] === LF
+              ? new HttpError("INVALID_VERSION", "request line without an HTTP version")
+              : new HttpError("INVALID_TARGET", "invalid character in request-target");
+          }
+          this.#target = latin1(buf, this.#mark, i);
+          this.#versionIndex = 0;
+          state = VERSION;
+          i++;
+          break;
+        }
+        case VERSION:
+          if (c !== HTTP_SLASH[this.#versionIndex]) throw new HttpError("INVALID_VERSION", "invalid HTTP version");
+          if (++this.#versionIndex === 5) state = VERSION_MAJOR;
+          i++;
+          break;
+        case VERSION_MAJOR:
+          if (c < 0x30 || c > 0x39) throw new HttpError("INVALID_VERSION", "invalid HTTP version");
+          this.#major = c - 0x30;
+          state = VERSION_DOT;
+          i++;
+          break;
+        case VERSION_DOT:
+          if (c !== 0x2e) throw new HttpError("INVALID_VERSION", "invalid HTTP version");
+          state = VERSION_MINOR;
+          i++;
+          break;
+        case VERSION_MINOR:
+          if (c < 0x30 || c > 0x39) throw new HttpError("INVALID_VERSION", "invalid HTTP version");
+          this.#minor = c - 0x30;
+          if (this.#major !== 1) {
+            throw new HttpError("UNSUPPORTED_VERSION", `HTTP/${this.#major}.${this.#minor} is not supported`);
+          }
+          state = REQUEST_LINE_CR;
+          i++;
+          break;
+        case REQUEST_LINE_CR:
+          if (c !== CR) throw new HttpError("INVALID_VERSION", "expected CRLF after the HTTP version");
+          state = REQUEST_LINE_LF;
+          i++;
+          break;
+        case REQUEST_LINE_LF:
+          if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
+          state = FIELD_START;
+          this.#lineStart = ++i;
+          this.#headerBytes = 0;
+          break;
+        case FIELD_START:
+          if (c === CR) {
+            state = HEAD_END_LF;
+            i++;
+          } else if (TOKEN[c] === 1) {
+            this.#mark = i;
+            state = FIELD_NAME;
+          } else if (c === SP || c === HTAB) {
+            throw new HttpError("OBS_FOLD", "obsolete line folding or whitespace before a field name");
+          } else if (c === LF) {
+            throw new HttpError("LF_EXPECTED", "bare LF in header section");
+          } else throw new HttpError("INVALID_HEADER_NAME", "invalid character in field name");
+          break;
+        case FIELD_NAME: {
+          while (i < len && TOKEN[buf[i]] === 1) i++;
+          if (i === len) break;
+          if (buf[i] !== 0x3a) throw new HttpError("INVALID_HEADER_NAME", "invalid character in field name");
+          this.#name = latin1(buf, this.#mark, i);
+          state = FIELD_VALUE_START;
+          i++;
+          break;
+        }
+        case FIELD_VALUE_START:
+          if (c === SP || c === HTAB) {
+            i++;
+            break;
+          }
+          this.#mark = this.#valueEnd = i;
+          state = FIELD_VALUE_CHARS;
+          break;
+        case FIELD_VALUE_CHARS: {
+          let end = this.#valueEnd;
+          while (i < len) {
+            const b = buf[i];
+            if (FIELD_VALUE[b] !== 1) break;
+            i++;
+            if (b !== SP && b !== HTAB) end = i;
+          }
+          this.#valueEnd = end;
+          if (i === len) break;
+          if (buf[i] !== CR) throw new HttpError("INVALID_HEADER_VALUE", "invalid character in field value");
+          this.#field(this.#name, latin1(buf, this.#mark, end));
+          state = FIELD_LF;
+          i++;
+          break;
+        }
+        case FIELD_LF:
+          if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
+          i++;
+          this.#headerBytes += i - this.#lineStart;
+          if (this.#headerBytes > this.#limits.maxHeaderBytes) {
+            throw new HttpError("HEADERS_TOO_LARGE", `header section larger than ${this.#limits.maxHeaderBytes} bytes`);
+          }
+          this.#lineStart = i;
+          state = FIELD_START;
+          break;
+        case HEAD_END_LF:
+          if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
+          this.#state = state;
+          this.#finishHead();
+          return i + 1;
+      }
+    }
+    this.#state = state;
+    return -1;
+  }
+
+  #field(name: string, value: string): void {
+    this.#headers.push(name, value);
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === "host") {
+          this.#hostCount++;
+          this.#host = value;
+        }
+        break;
+      case 6:
+        if (name.toLowerCase() === "expect") this.#expect = value;
+        break;
+      case 10:
+        if (name.toLowerCase() === "connection") {
+          this.#connection = this.#connection === null ? value : this.#connection + "," + value;
+        }
+        break;
+      case 14:
+        if (name.toLowerCase() === "content-length") this.#setContentLength(value);
+        break;
+      case 17:
+        if (name.toLowerCase() === "transfer-encoding") {
+          this.#transferEncoding = this.#transferEncoding === null ? value : this.#transferEncoding + "," + value;
+        }
+        break;
+    }
+  }
+
+  #setContentLength(value: string): void {
+    if (value.length === 0 || value.length > 15) throw new HttpError("INVALID_CONTENT_LENGTH", "invalid Content-Length");
+    let n = 0;
+    for (let k = 0; k < value.length; k++) {
+      const d = value.charCodeAt(k) - 0x30;
+      if (d < 0 || d > 9) throw new HttpError("INVALID_CONTENT_LENGTH", "invalid Content-Length");
+      n = n * 10 + d;
+    }
+    if (this.#contentLength !== -1 && this.#contentLength !== n) {
+      throw new HttpError("INVALID_CONTENT_LENGTH", "conflicting Content-Length fields");
+    }
+    this.#contentLength = n;
+  }
+
+  #finishHead(): void {
+    const minor = this.#minor === 0 ? 0 : 1; // HTTP/1.x above 1.1 is answered as 1.1
+    const method = this.#method;
+    if (minor === 1 && this.#hostCount !== 1) {
+      throw new HttpError(this.#hostCount === 0 ? "MISSING_HOST" : "INVALID_HOST", this.#hostCount === 0 ? "missing Host header" : "more than one Host header");
+    }
+    const host = this.#host ?? "";
+    if (this.#hostCount > 1 || !HOST_RE.test(host)) throw new HttpError("INVALID_HOST", "invalid Host header");
+    const target = this.#target;
+    let form: RequestHead["form"] = "origin";
+    if (target.charCodeAt(0) !== 0x2f) {
+      if (target === "*") {
+        if (method !== "OPTIONS") throw new HttpError("INVALID_TARGET", "asterisk-form is only for OPTIONS");
+        form = "asterisk";
+      } else if (method === "CONNECT") {
+        form = "authority";
+      } else {
+        if (!ABSOLUTE_RE.test(target) || !URL.canParse(target)) {
+          throw new HttpError("INVALID_TARGET", "request-target is neither origin-form nor an http(s) absolute-form");
+        }
+        form = "absolute";
+      }
+    }
+    if (method === "CONNECT" || method === "TRACE" || method === "TRACK") {
+      throw new HttpError("METHOD_NOT_SUPPORTED", `${method} is not supported`);
+    }
+
+    let framing: BodyFraming = "none";
+    let contentLength = 0;
+    if (this.#transferEncoding !== null) {
+      if (this.#contentLength !== -1) {
+        throw new HttpError("CONTENT_LENGTH_AND_TRANSFER_ENCODING", "both Content-Length and Transfer-Encoding");
+      }
+      if (minor === 0) throw new HttpError("INVALID_TRANSFER_ENCODING", "Transfer-Encoding in an HTTP/1.0 request");
+      if (!chunkedIsFinal(this.#transferEncoding)) {
+        throw new HttpError("INVALID_TRANSFER_ENCODING", "Transfer-Encoding must end with a single chunked");
+      }
+      framing = "chunked";
+    } else if (this.#contentLength > 0) {
+      if (this.#contentLength > this.#limits.maxBodyBytes) {
+        throw new HttpError("BODY_TOO_LARGE", `body larger than ${this.#limits.maxBodyBytes} bytes`);
+      }
+      framing = "length";
+      contentLength = this.#contentLength;
+    }
+
+    let expectContinue = false;
+    if (this.#expect !== null) {
+      if (this.#expect.toLowerCase() !== "100-continue") {
+        throw new HttpError("UNSUPPORTED_EXPECTATION", `unsupported expectation: ${this.#expect}`);
+      }
+      expectContinue = minor === 1;
+    }
+
+    let keepAlive = minor === 1;
+    if (this.#connection !== null) {
+      for (const raw of this.#connection.split(",")) {
+        const t = raw.trim().toLowerCase();
+        if (t === "close") {
+          keepAlive = false;
+          break;
+        }
+        if (t === "keep-alive") keepAlive = true;
+      }
+    }
+
+    const head: RequestHead = {
+      method,
+      target,
+      form,
+      versionMinor: minor,
+      headers: this.#headers,
+      host,
+      keepAlive,
+      expectContinue,
+      framing,
+      contentLength,
+    };
+    this.#reset();
+    this.#bodyBytes = 0;
+    if (framing === "length") {
+      this.#remaining = contentLength;
+      this.#state = BODY_LENGTH;
+    } else if (framing === "chunked") {
+      this.#state = CHUNK_SIZE_START;
+    } else {
+      this.#state = START;
+    }
+    this.#handler.onHead(head);
+    if (framing === "none") this.#handler.onComplete();
+  }
+
+  #reset(): void {
+    this.#headers = [];
+    this.#host = null;
+    this.#hostCount = 0;
+    this.#contentLength = -1;
+    this.#transferEncoding = null;
+    this.#connection = null;
+    this.#expect = null;
+  }
+
+  // Runs the body states from i; returns the index after the message, or
+  // len when the body continues in the next chunk.
+  #body(buf: Uint8Array, i: number): number {
+    const len = buf.length;
+    let state = this.#state;
+    if (state === START) return i; // a message without body just completed
+    while (i < len) {
+      const c = buf[i];
+      switch (state) {
+        case BODY_LENGTH: {
+          const n = Math.min(this.#remaining, len - i);
+          this.#remaining -= n;
+          if (this.#remaining === 0) {
+            this.#state = START;
+            this.#handler.onBody(buf.subarray(i, i + n));
+            this.#handler.onComplete();
+            return i + n;
+          }
+          this.#handler.onBody(buf.subarray(i, i + n));
+          i += n;
+          break;
+        }
+        case CHUNK_SIZE_START:
+          if (HEX[c] === 255) throw new HttpError("INVALID_CHUNK_SIZE", "invalid chunk size");
+          this.#chunkSize = HEX[c];
+          this.#extBytes = 0;
+          state = CHUNK_SIZE;
+          i++;
+          break;
+        case CHUNK_SIZE:
+          if (HEX[c] !== 255) {
+            if (this.#chunkSize > MAX_CHUNK_SIZE) throw new HttpError("INVALID_CHUNK_SIZE", "chunk size too large");
+            this.#chunkSize = this.#chunkSize * 16 + HEX[c];
+          } else if (c === CR) state = CHUNK_SIZE_LF;
+          else if (c === 0x3b) state = CHUNK_EXT_NAME_START;
+          else throw new HttpError("INVALID_CHUNK_SIZE", "invalid character in chunk size");
+          i++;
+          break;
+        case CHUNK_EXT_NAME_START:
+          if (TOKEN[c] !== 1) throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid chunk extension");
+          state = CHUNK_EXT_NAME;
+          i = this.#extByte(i);
+          break;
+        case CHUNK_EXT_NAME:
+          if (TOKEN[c] === 1) state = CHUNK_EXT_NAME;
+          else if (c === 0x3d) state = CHUNK_EXT_VALUE_START;
+          else if (c === 0x3b) state = CHUNK_EXT_NAME_START;
+          else if (c === CR) state = CHUNK_SIZE_LF;
+          else throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid chunk extension");
+          i = this.#extByte(i);
+          break;
+        case CHUNK_EXT_VALUE_START:
+          if (c === 0x22) state = CHUNK_EXT_QUOTED;
+          else if (TOKEN[c] === 1) state = CHUNK_EXT_VALUE;
+          else throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid chunk extension value");
+          i = this.#extByte(i);
+          break;
+        case CHUNK_EXT_VALUE:
+          if (TOKEN[c] === 1) state = CHUNK_EXT_VALUE;
+          else if (c === 0x3b) state = CHUNK_EXT_NAME_START;
+          else if (c === CR) state = CHUNK_SIZE_LF;
+          else throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid chunk extension value");
+          i = this.#extByte(i);
+          break;
+        case CHUNK_EXT_QUOTED:
+          if (c === 0x22) state = CHUNK_EXT_QUOTED_END;
+          else if (c === 0x5c) state = CHUNK_EXT_QUOTED_ESCAPE;
+          else if (QDTEXT[c] !== 1) throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid quoted chunk extension");
+          i = this.#extByte(i);
+          break;
+        case CHUNK_EXT_QUOTED_ESCAPE:
+          if (c !== HTAB && (c < 0x20 || c === 0x7f)) throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid quoted-pair");
+          state = CHUNK_EXT_QUOTED;
+          i = this.#extByte(i);
+          break;
+        case CHUNK_EXT_QUOTED_END:
+          if (c === 0x3b) state = CHUNK_EXT_NAME_START;
+          else if (c === CR) state = CHUNK_SIZE_LF;
+          else throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid chunk extension after quoted value");
+          i = this.#extByte(i);
+          break;
+        case CHUNK_SIZE_LF:
+          if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after chunk size");
+          i++;
+          if (this.#chunkSize === 0) {
+            state = TRAILER_START;
+            this.#headerBytes = 0;
+            this.#lineStart = i;
+          } else {
+            this.#bodyBytes += this.#chunkSize;
+            if (this.#bodyBytes > this.#limits.maxBodyBytes) {
+              throw new HttpError("BODY_TOO_LARGE", `body larger than ${this.#limits.maxBodyBytes} bytes`);
+            }
+            this.#remaining = this.#chunkSize;
+            state = CHUNK_DATA;
+          }
+          break;
+        case CHUNK_DATA: {
+          const n = Math.min(this.#remaining, len - i);
+          this.#remaining -= n;
+          if (this.#remaining === 0) state = CHUNK_DATA_CR;
+          this.#state = state;
+          this.#handler.onBody(buf.subarray(i, i + n));
+          i += n;
+          break;
+        }
+        case CHUNK_DATA_CR:
+          if (c !== CR) throw new HttpError("INVALID_CHUNK_DATA", "chunk data longer than its size");
+          state = CHUNK_DATA_LF;
+          i++;
+          break;
+        case CHUNK_DATA_LF:
+          if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after chunk data");
+          state = CHUNK_SIZE_START;
+          i++;
+          break;
+        case TRAILER_START:
+          if (c === CR) state = TRAILER_END_LF;
+          else if (TOKEN[c] === 1) state = TRAILER_NAME;
+          else throw new HttpError(c === SP || c === HTAB ? "OBS_FOLD" : "INVALID_HEADER_NAME", "invalid trailer field");
+          i = this.#trailerByte(i);
+          break;
+        case TRAILER_NAME:
+          if (c === 0x3a) state = TRAILER_VALUE;
+          else if (TOKEN[c] !== 1) throw new HttpError("INVALID_HEADER_NAME", "invalid trailer field name");
+          i = this.#trailerByte(i);
+          break;
+        case TRAILER_VALUE:
+          if (c === CR) state = TRAILER_LF;
+          else if (FIELD_VALUE[c] !== 1) throw new HttpError("INVALID_HEADER_VALUE", "invalid trailer field value");
+          i = this.#trailerByte(i);
+          break;
+        case TRAILER_LF:
+          if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after trailer field");
+          state = TRAILER_START;
+          i = this.#trailerByte(i);
+          break;
+        case TRAILER_END_LF:
+          if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after trailer section");
+          this.#state = START;
+          this.#handler.onComplete();
+          return i + 1;
+      }
+    }
+    this.#state = state;
+    return len;
+  }
+
+  #extByte(i: number): number {
+    if (++this.#extBytes > MAX_CHUNK_EXT_BYTES) throw new HttpError("INVALID_CHUNK_EXTENSION", "chunk extensions too long");
+    return i + 1;
+  }
+
+  #trailerByte(i: number): number {
+    if (++this.#headerBytes > this.#limits.maxHeaderBytes) {
+      throw new HttpError("HEADERS_TOO_LARGE", `trailer section larger than ${this.#limits.maxHeaderBytes} bytes`);
+    }
+    return i + 1;
+  }
+}
+
+function chunkedIsFinal(te: string): boolean {
+  const codings = te.split(",");
+  let chunked = 0;
+  for (let k = 0; k < codings.length; k++) {
+    const c = codings[k].trim().toLowerCase();
+    if (c === "chunked") chunked++;
+    else if (c === "" || chunked > 0) return false;
+  }
+  return chunked === 1 && codings[codings.length - 1].trim().toLowerCase() === "chunked";
+}

@@ -1,0 +1,132 @@
+/**
+ * Serialising a Fetch `Response` head for the wire: status line, fields,
+ * framing (Content-Length or chunked) and the connection decision.
+ *
+ * @module
+ */
+
+import { writeLatin1 } from "./chars.ts";
+
+const REASONS: Record<number, string> = {
+  100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted",
+  203: "Non-Authoritative Information", 204: "No Content", 205: "Reset Content", 206: "Partial Content",
+  300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+  307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized",
+  402: "Payment Required", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+  406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict",
+  410: "Gone", 411: "Length Required", 412: "Precondition Failed", 413: "Content Too Large",
+  414: "URI Too Long", 415: "Unsupported Media Type", 416: "Range Not Satisfiable",
+  417: "Expectation Failed", 418: "I'm a teapot", 421: "Misdirected Request", 422: "Unprocessable Content",
+  425: "Too Early", 426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
+  431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+  500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+  504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+};
+
+/** The standard reason phrase for `status`, or "" when there is none. */
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? "";
+}
+
+let dateSecond = -1;
+let dateValue = "";
+
+/** The `Date` field value, formatted at most once per second. */
+export function httpDate(now: number = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(second * 1000).toUTCString();
+  }
+  return dateValue;
+}
+
+/** Whether a response with this status and request method carries no body on the wire. */
+export function isBodiless(status: number, method: string): boolean {
+  return method === "HEAD" || status === 204 || status === 304 || status < 200;
+}
+
+/** How the body that follows a response head is delimited. */
+export type ResponseFraming =
+  | { kind: "none" }
+  | { kind: "length"; length: number }
+  | { kind: "chunked" }
+  | { kind: "close" };
+
+/**
+ * Builds the status line and field lines of a response.
+ *
+ * Framing fields the application set (`Content-Length`, `Transfer-Encoding`)
+ * are replaced by what the server actually sends; `Connection` is the
+ * server's decision; `Date` is added unless present.
+ */
+export function serializeHead(
+  status: number,
+  statusText: string,
+  headers: Headers,
+  framing: ResponseFraming,
+  keepAlive: boolean,
+  versionMinor: number,
+  bodiless: boolean,
+  declaredLength: string | null,
+): string {
+  let s = "HTTP/1.1 " + status + " " + (statusText || reasonPhrase(status)) + "\r\n";
+  let hasDate = false;
+  for (const [name, value] of headers) {
+    switch (name) {
+      case "content-length":
+      case "transfer-encoding":
+      case "connection":
+      case "keep-alive":
+        continue;
+      case "date":
+        hasDate = true;
+    }
+    s += name + ": " + value + "\r\n";
+  }
+  if (!hasDate) s += "date: " + httpDate() + "\r\n";
+  switch (framing.kind) {
+    case "length":
+      s += "content-length: " + framing.length + "\r\n";
+      break;
+    case "chunked":
+      s += "transfer-encoding: chunked\r\n";
+      break;
+    case "none":
+      // HEAD and 304 may announce the length the GET would have had.
+      if (bodiless && declaredLength !== null && status !== 204 && status >= 200) {
+        s += "content-length: " + declaredLength + "\r\n";
+      }
+  }
+  if (!keepAlive) s += "connection: close\r\n";
+  else if (versionMinor === 0) s += "connection: keep-alive\r\n";
+  return s + "\r\n";
+}
+
+/** Encodes a head string (latin1) followed by `body` into one buffer, for one write. */
+export function encodeHead(head: string, body?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + (body ? body.byteLength : 0));
+  writeLatin1(head, out, 0);
+  if (body) out.set(body, head.length);
+  return out;
+}
+
+const CRLF_LAST = new Uint8Array([0x30, 0x0d, 0x0a, 0x0d, 0x0a]); // "0\r\n\r\n"
+
+/** The last-chunk and empty trailer section that end a chunked body. */
+export function lastChunk(): Uint8Array {
+  return CRLF_LAST;
+}
+
+/** Frames `data` as one chunk of a chunked body, in a single buffer. */
+export function encodeChunk(data: Uint8Array): Uint8Array {
+  const size = data.byteLength.toString(16);
+  const out = new Uint8Array(size.length + data.byteLength + 4);
+  writeLatin1(size, out, 0);
+  out[size.length] = 0x0d;
+  out[size.length + 1] = 0x0a;
+  out.set(data, size.length + 2);
+  out[out.length - 2] = 0x0d;
+  out[out.length - 1] = 0x0a;
+  return out;
+}

@@ -1,0 +1,537 @@
+/**
+ * One HTTP/1.1 connection: parse, dispatch, answer in order, keep alive or
+ * close. This is where the parser, the request bridge and the response
+ * writer meet the socket.
+ *
+ * Requests are answered strictly in order. The parser stops at each message
+ * boundary; bytes of the next (pipelined) request wait in `#stash` until the
+ * current response is written, so at most one handler runs per connection.
+ *
+ * @module
+ */
+
+import type { Conn, ConnHandler, NetAddr } from "../adapter.ts";
+import { runWithGroup, type ResourceGroup } from "../groups/group.ts";
+import { HttpError } from "../http/errors.ts";
+import { type ParserHandler, type RequestHead, RequestParser } from "../http/parser.ts";
+import { encodeHead, reasonPhrase } from "../http/response.ts";
+import type { ServeHandlerInfo } from "../types.ts";
+import { BodyStream } from "./body.ts";
+import { IncomingRequest } from "./request.ts";
+import { writeResponse } from "./respond.ts";
+import type { ServerCore } from "./core.ts";
+
+// Unread request bodies up to this size are read and discarded so the
+// connection can be reused; larger ones close the connection instead.
+const DRAIN_LIMIT = 256 * 1024;
+// Bytes of pipelined requests held while a response is pending before we
+// stop reading from the socket.
+const STASH_PAUSE = 64 * 1024;
+// How long a closing connection keeps reading (and discarding) so that
+// unread input does not turn our FIN into a reset that destroys the response.
+const LINGER_MS = 2000;
+
+const CONTINUE = encodeHead("HTTP/1.1 100 Continue\r\n\r\n");
+
+/** One request/response exchange; also the handler's `info`. */
+export class Exchange implements ServeHandlerInfo {
+  readonly connection: HttpConnection;
+  readonly head: RequestHead;
+  readonly request: IncomingRequest;
+  body: BodyStream | null = null;
+  /** The request message has been fully received. */
+  complete = false;
+  /** The response has been fully written (or abandoned). */
+  responded = false;
+  /** The response head has been written. */
+  started = false;
+  continueSent = false;
+  #abort: AbortController | null = null;
+  #group: ResourceGroup | null = null;
+  #completed: Promise<void> | null = null;
+  #resolveCompleted: (() => void) | null = null;
+
+  constructor(connection: HttpConnection, head: RequestHead, url: string) {
+    this.connection = connection;
+    this.head = head;
+    this.request = new IncomingRequest(head.method, url, head.headers, this);
+  }
+
+  /** The client's address. */
+  get remoteAddr(): NetAddr {
+    return this.connection.conn.remoteAddr;
+  }
+
+  /** Settles when the response has been written or the connection died. */
+  get completed(): Promise<void> {
+    if (this.#completed === null) {
+      if (this.responded) this.#completed = Promise.resolve();
+      else this.#completed = new Promise((r) => (this.#resolveCompleted = r));
+    }
+    return this.#completed;
+  }
+
+  /** This request's group, a child of the connection's, built on first use. */
+  get group(): ResourceGroup {
+    if (this.#group === null) {
+      this.#group = this.connection.group.child({ name: `request ${this.head.method} ${this.head.target}` });
+      if (this.responded) void this.#group.shutdown();
+    }
+    return this.#group;
+  }
+
+  /** The body stream, for the request bridge. */
+  get stream(): ReadableStream<Uint8Array> | null {
+    return this.body?.stream ?? null;
+  }
+
+  /** The request's abort signal, built on first use. */
+  signal(): AbortSignal {
+    this.#abort ??= new AbortController();
+    return this.#abort.signal;
+  }
+
+  /** The client went away before the response was complete. */
+  abort(reason: unknown): void {
+    this.#abort ??= new AbortController();
+    this.#abort.abort(reason);
+    this.body?.error(reason);
+  }
+
+  /** The response is done: settle `completed`, close the request group. */
+  finish(): void {
+    this.responded = true;
+    this.#resolveCompleted?.();
+    if (this.#group) void this.#group.shutdown();
+  }
+}
+
+/** The per-connection protocol state machine; see the module docs. */
+export class HttpConnection implements ConnHandler, ParserHandler {
+  readonly conn: Conn;
+  readonly core: ServerCore;
+  readonly group: ResourceGroup;
+  /** Epoch ms after which the connection times out, or 0. */
+  deadline = 0;
+  /** Which timeout `deadline` is. */
+  deadlineKind: "headers" | "body" | "keepAlive" | "send" | "linger" = "headers";
+  #parser: RequestParser;
+  #current: Exchange | null = null;
+  #dispatch: Exchange | null = null;
+  #stash: Uint8Array | null = null;
+  #readPaused = false;
+  #closing = false; // close once the current response is written
+  #ended = false; // we sent FIN (or are about to)
+  #closed = false;
+  #peerEnded = false;
+  #parserDead = false;
+  #drainWaiter: (() => void) | null = null;
+  #discardLeft = 0; // bytes of an unread body we still accept to discard
+
+  constructor(conn: Conn, core: ServerCore, group: ResourceGroup) {
+    this.conn = conn;
+    this.core = core;
+    this.group = group;
+    this.#parser = new RequestParser(this, core.limits);
+    this.#setDeadline("headers");
+  }
+
+  /** No request in progress and no bytes of one received. */
+  get idle(): boolean {
+    return this.#current === null && this.#stash === null && this.#parser.idle;
+  }
+
+  /** True once the socket is gone. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #setDeadline(kind: HttpConnection["deadlineKind"]): void {
+    const ms = this.core.timeouts[kind as "headers"] ?? LINGER_MS;
+    this.deadlineKind = kind;
+    this.deadline = ms === Infinity ? 0 : Date.now() + ms;
+  }
+
+  // ---------------------------------------------------------------- socket events
+
+  onData(chunk: Uint8Array): void {
+    if (this.#ended || this.#closed) return; // lingering: discard
+    if (this.#stash !== null || (this.#current !== null && this.#current.complete)) {
+      this.#hold(chunk);
+      return;
+    }
+    if (this.#current === null && this.#parser.idle) this.#setDeadline("headers");
+    this.#feed(chunk);
+  }
+
+  onDrain(): void {
+    const w = this.#drainWaiter;
+    this.#drainWaiter = null;
+    w?.();
+  }
+
+  onEnd(): void {
+    this.#peerEnded = true;
+    const ex = this.#current;
+    if (ex !== null) {
+      if (!ex.complete) {
+        // The client stopped sending mid-body: that body can never complete.
+        this.#parserDead = true;
+        ex.body?.error(new HttpError("BODY_INCOMPLETE", "client closed the connection before the body was complete"));
+        if (ex.responded) this.#close();
+        else this.#closing = true;
+      }
+      return;
+    }
+    if (this.#stash === null) this.#close();
+  }
+
+  onClose(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.deadline = 0;
+    const ex = this.#current;
+    if (ex !== null && !ex.responded) {
+      ex.abort(error ?? new DOMException("The client closed the connection", "AbortError"));
+    }
+    this.onDrain();
+    this.core.forget(this);
+    void this.group.shutdown();
+  }
+
+  // ---------------------------------------------------------------- parsing
+
+  #hold(chunk: Uint8Array): void {
+    const s = this.#stash;
+    if (s === null) this.#stash = chunk.slice();
+    else {
+      const joined = new Uint8Array(s.length + chunk.length);
+      joined.set(s);
+      joined.set(chunk, s.length);
+      this.#stash = joined;
+    }
+    if (this.#stash.length > STASH_PAUSE) this.#pauseRead();
+  }
+
+  #feed(data: Uint8Array): void {
+    for (;;) {
+      let n: number;
+      try {
+        n = this.#parser.execute(data);
+      } catch (e) {
+        // A body error can come in the same chunk as its head: start the
+        // handler first, so that it sees the error when it reads.
+        const pending = this.#dispatch;
+        this.#dispatch = null;
+        this.#protocolError(e);
+        if (pending !== null) this.#run(pending);
+        return;
+      }
+      const ex = this.#dispatch;
+      if (ex !== null) {
+        this.#dispatch = null;
+        this.#run(ex);
+      }
+      if (n >= data.length) return;
+      data = data.subarray(n);
+      if (this.#current !== null || this.#ended || this.#closed) {
+        if (!this.#ended && !this.#closed) this.#hold(data);
+        return;
+      }
+      this.#setDeadline("headers");
+    }
+  }
+
+  onHead(head: RequestHead): void {
+    const ex = new Exchange(this, head, this.#url(head));
+    if (head.framing !== "none") {
+      const method = head.method;
+      if (method === "GET" || method === "HEAD") {
+        // A Fetch Request cannot carry a GET/HEAD body: it is framed and discarded.
+        this.#discardLeft = Infinity;
+      } else {
+        ex.body = new BodyStream(
+          { onPull: () => this.#onPull(ex), onCancel: () => this.#onCancel(ex) },
+          head.expectContinue,
+        );
+      }
+      this.#setDeadline("body");
+    } else this.deadline = 0;
+    this.#current = ex;
+    this.#dispatch = ex;
+  }
+
+  onBody(chunk: Uint8Array): void {
+    const ex = this.#current!;
+    if (this.deadlineKind === "body") this.#setDeadline("body");
+    const body = ex.body;
+    if (body !== null && !body.done) {
+      if (!body.push(chunk)) this.#pauseRead();
+      return;
+    }
+    this.#discardLeft -= chunk.length;
+    if (this.#discardLeft < 0 && ex.responded) this.#close();
+  }
+
+  onComplete(): void {
+    const ex = this.#current!;
+    ex.complete = true;
+    ex.body?.close();
+    if (this.deadlineKind === "body") this.deadline = 0;
+    if (ex.responded) this.#next();
+  }
+
+  #url(head: RequestHead): string {
+    if (head.form === "absolute") return head.target;
+    const host = head.host || this.core.defaultHost;
+    if (head.form === "asterisk") return this.core.scheme + host + "/*";
+    return this.core.scheme + host + head.target;
+  }
+
+  #onPull(ex: Exchange): void {
+    if (ex.head.expectContinue && !ex.continueSent && !ex.started && !ex.complete) {
+      ex.continueSent = true;
+      this.conn.write(CONTINUE);
+    }
+    if (this.#readPaused && this.#current === ex) this.#resumeRead();
+  }
+
+  #onCancel(ex: Exchange): void {
+    // The handler does not want the rest of the body: discard it, within reason.
+    this.#discardLeft = DRAIN_LIMIT;
+    if (this.#current === ex && this.#readPaused) this.#resumeRead();
+  }
+
+  #pauseRead(): void {
+    if (!this.#readPaused) {
+      this.#readPaused = true;
+      this.conn.pause();
+    }
+  }
+
+  #resumeRead(): void {
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      this.conn.resume();
+    }
+    // Bytes that arrived while paused (or while a response was pending).
+    if (this.#stash !== null && !this.#ended && !this.#closed) {
+      const s = this.#stash;
+      if (this.#current !== null && this.#current.complete) return; // still waiting for the response
+      this.#stash = null;
+      this.#feed(s);
+    }
+  }
+
+  // ---------------------------------------------------------------- answering
+
+  #run(ex: Exchange): void {
+    let result: Response | Promise<Response>;
+    try {
+      result = runWithGroup(ex, () => this.core.handler(ex.request as unknown as Request, ex));
+    } catch (e) {
+      void this.#failed(ex, e);
+      return;
+    }
+    if (result instanceof Response) void this.#respond(ex, result);
+    else {
+      Promise.resolve(result).then(
+        (r) => this.#respond(ex, r),
+        (e) => this.#failed(ex, e),
+      );
+    }
+  }
+
+  async #failed(ex: Exchange, error: unknown): Promise<void> {
+    if (error instanceof HttpError) {
+      this.#closing = true;
+      return this.#respond(ex, errorResponse(error));
+    }
+    let response: Response;
+    try {
+      response = await this.core.onError(error);
+      if (!(response instanceof Response)) throw new TypeError("onError did not return a Response");
+    } catch (e) {
+      console.error("portico: onError failed:", e);
+      response = new Response("Internal Server Error", { status: 500 });
+    }
+    return this.#respond(ex, response);
+  }
+
+  async #respond(ex: Exchange, response: unknown): Promise<void> {
+    if (!(response instanceof Response)) {
+      return this.#failed(ex, new TypeError(`handler returned ${describe(response)} instead of a Response`));
+    }
+    if (this.#closed) {
+      void response.body?.cancel().catch(() => {});
+      ex.finish();
+      return;
+    }
+    let keepAlive = ex.head.keepAlive && !this.#closing && !this.#peerEnded && !this.core.draining && !this.#parserDead;
+    if (keepAlive && !ex.complete) keepAlive = this.#canDrain(ex);
+    ex.started = true;
+    try {
+      keepAlive = await writeResponse(this, ex, response, keepAlive);
+    } catch (e) {
+      // The head went out but the body failed: the framing is broken, so the
+      // only honest signal left is to cut the connection.
+      if (!this.#closed) console.error("portico: response body failed:", e);
+      ex.finish();
+      this.#destroy();
+      return;
+    }
+    ex.finish();
+    if (this.#closed) return;
+    if (!keepAlive) this.#closing = true;
+    if (ex.complete) this.#next();
+    else if (this.#closing) this.#close();
+    else {
+      // Discard the rest of the unread body, then go on.
+      if (ex.body !== null && !ex.body.done) ex.body.stream.cancel().catch(() => {});
+      this.#discardLeft = Math.max(this.#discardLeft, DRAIN_LIMIT);
+      if (this.#readPaused) this.#resumeRead();
+    }
+  }
+
+  #canDrain(ex: Exchange): boolean {
+    if (ex.head.expectContinue && !ex.continueSent) return false; // the client may never send it
+    if (ex.head.framing === "length") return ex.head.contentLength <= DRAIN_LIMIT;
+    return true; // chunked: discarded up to DRAIN_LIMIT, then closed
+  }
+
+  #next(): void {
+    this.#current = null;
+    if (this.#closing || this.#ended) {
+      this.#close();
+      return;
+    }
+    this.#discardLeft = 0;
+    if (this.#stash !== null) {
+      const s = this.#stash;
+      this.#stash = null;
+      this.#setDeadline("headers");
+      if (this.#readPaused) {
+        this.#readPaused = false;
+        this.conn.resume();
+      }
+      this.#feed(s);
+      if (this.#current === null && this.#peerEnded && this.#stash === null) this.#close();
+      return;
+    }
+    if (this.#peerEnded) {
+      this.#close();
+      return;
+    }
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      this.conn.resume();
+    }
+    if (this.core.draining) {
+      this.#close();
+      return;
+    }
+    this.#setDeadline("keepAlive");
+  }
+
+  /** Waits until the socket can take more (or is gone). */
+  waitDrain(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#setDeadline("send");
+    return new Promise((r) => {
+      this.#drainWaiter = () => {
+        this.deadline = 0;
+        r();
+      };
+    });
+  }
+
+  #protocolError(e: unknown): void {
+    this.#parserDead = true;
+    if (!(e instanceof HttpError)) {
+      console.error("portico: internal error while parsing:", e);
+      this.#destroy();
+      return;
+    }
+    const ex = this.#current;
+    if (ex !== null) {
+      // The error is in the body of a request already being handled.
+      ex.body?.error(e);
+      this.#closing = true;
+      if (ex.responded) this.#close();
+      return;
+    }
+    this.#current = null;
+    this.#stash = null;
+    const body = e.message + "\n";
+    const head = `HTTP/1.1 ${e.status} ${reasonPhrase(e.status)}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+      `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+    this.conn.write(encodeHead(head + body));
+    this.#close();
+  }
+
+  /** Closes gracefully: FIN after what is queued, then read and discard until the peer closes. */
+  #close(): void {
+    if (this.#ended || this.#closed) return;
+    this.#ended = true;
+    this.#stash = null;
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      this.conn.resume();
+    }
+    this.conn.end();
+    this.#setDeadline("linger");
+  }
+
+  #destroy(): void {
+    if (this.#closed) return;
+    this.#ended = true;
+    this.conn.destroy();
+  }
+
+  /** Called by the server's sweeper when `deadline` has passed. */
+  timeout(): void {
+    const kind = this.deadlineKind;
+    this.deadline = 0;
+    if (this.#closed) return;
+    if (kind === "keepAlive" && this.idle) return this.#close();
+    if (kind === "headers" && this.#current === null) {
+      if (this.#parser.idle && this.#stash === null) return this.#close();
+      this.#parserDead = true;
+      const head = "HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+      this.conn.write(encodeHead(head));
+      return this.#close();
+    }
+    if (kind === "body" && this.#current !== null && !this.#current.complete) {
+      this.#parserDead = true;
+      this.#closing = true;
+      this.#current.body?.error(new HttpError("BODY_INCOMPLETE", "request body timed out"));
+      if (this.#current.responded || this.#current.body === null) this.#close();
+      return;
+    }
+    this.#destroy();
+  }
+
+  /** Graceful server shutdown: close now if idle; otherwise after the current response. */
+  drain(): void {
+    if (this.idle) this.#close();
+    else this.#closing = true;
+  }
+
+  /** Immediate shutdown. */
+  destroy(): void {
+    this.#destroy();
+  }
+}
+
+function errorResponse(e: HttpError): Response {
+  return new Response(e.message + "\n", {
+    status: e.status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return `an object (${Object.prototype.toString.call(v)})`;
+  return typeof v;
+}

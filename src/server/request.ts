@@ -1,0 +1,168 @@
+/**
+ * The request a handler receives: a real `Request` (`instanceof Request`
+ * holds) whose costly parts are built only when used.
+ *
+ * `method`, `url`, `headers`, `signal` and the body readers are answered
+ * directly from the parsed message. Any other part of the Request API
+ * builds the platform `Request` once, on first use, and forwards to it. This
+ * matters most on Node, where constructing a `Request` and its `Headers`
+ * costs more than parsing the message did.
+ *
+ * @module
+ */
+
+/** What the connection gives a request. */
+export interface RequestSource {
+  /** The body stream, or null when the message has no body. */
+  stream: ReadableStream<Uint8Array> | null;
+  /** The signal that aborts when the client goes away. */
+  signal(): AbortSignal;
+}
+
+const decoder = new TextDecoder();
+
+/** A lazily built `Request`; see the module docs. */
+export class IncomingRequest {
+  #method: string;
+  #url: string;
+  #rawHeaders: string[];
+  #headers: Headers | null = null;
+  #source: RequestSource;
+  #real: Request | null = null;
+  #bodyUsed = false;
+
+  /** Wraps a parsed message. `rawHeaders` is flat: name, value, name, value… */
+  constructor(method: string, url: string, rawHeaders: string[], source: RequestSource) {
+    this.#method = method;
+    this.#url = url;
+    this.#rawHeaders = rawHeaders;
+    this.#source = source;
+  }
+
+  /** The request method, as sent. */
+  get method(): string {
+    return this.#method;
+  }
+
+  /** The absolute URL. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** The request's header fields. */
+  get headers(): Headers {
+    if (this.#headers === null) {
+      const h = new Headers();
+      const raw = this.#rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) h.append(raw[i], raw[i + 1]);
+      this.#headers = h;
+    }
+    return this.#headers;
+  }
+
+  /** Aborts when the client disconnects before the response is complete. */
+  get signal(): AbortSignal {
+    return this.#source.signal();
+  }
+
+  /** The body stream, or null. */
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#real) return this.#real.body;
+    return this.#source.stream;
+  }
+
+  /** Whether the body has been read. */
+  get bodyUsed(): boolean {
+    if (this.#real) return this.#real.bodyUsed;
+    return this.#bodyUsed || (this.#source.stream?.locked ?? false);
+  }
+
+  /** Reads the whole body into a new buffer. */
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#real) return new Uint8Array(await this.#real.arrayBuffer());
+    const body = this.#take();
+    if (body === null) return new Uint8Array(0);
+    const reader = body.getReader();
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      total += value.byteLength;
+    }
+    if (parts.length === 1 && parts[0].byteOffset === 0 && parts[0].byteLength === parts[0].buffer.byteLength) {
+      return parts[0] as Uint8Array<ArrayBuffer>;
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  }
+
+  /** Reads the whole body into an ArrayBuffer. */
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    return (await this.bytes()).buffer;
+  }
+
+  /** Reads the whole body as UTF-8 text. */
+  async text(): Promise<string> {
+    return decoder.decode(await this.bytes());
+  }
+
+  /** Reads the whole body as JSON. */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  #take(): ReadableStream<Uint8Array> | null {
+    if (this.bodyUsed) throw new TypeError("Body has already been consumed.");
+    this.#bodyUsed = true;
+    return this.#source.stream;
+  }
+
+  /** The platform Request, built on first use. */
+  materialize(): Request {
+    if (this.#real === null) {
+      const body = this.#source.stream;
+      if (this.#bodyUsed) throw new TypeError("Body has already been consumed.");
+      this.#real = new Request(this.#url, {
+        method: this.#method,
+        headers: this.headers,
+        body,
+        signal: this.signal,
+        // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
+        duplex: "half",
+      });
+    }
+    return this.#real;
+  }
+}
+
+// Everything else on Request.prototype forwards to the real Request.
+const own = new Set(Object.getOwnPropertyNames(IncomingRequest.prototype));
+for (const key of Object.getOwnPropertyNames(Request.prototype)) {
+  if (own.has(key) || key === "constructor") continue;
+  const desc = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
+  if (typeof desc.value === "function") {
+    Object.defineProperty(IncomingRequest.prototype, key, {
+      configurable: true,
+      writable: true,
+      value(this: IncomingRequest, ...args: unknown[]) {
+        const real = this.materialize() as unknown as Record<string, (...a: unknown[]) => unknown>;
+        return real[key](...args);
+      },
+    });
+  } else if (desc.get) {
+    Object.defineProperty(IncomingRequest.prototype, key, {
+      configurable: true,
+      get(this: IncomingRequest) {
+        return (this.materialize() as unknown as Record<string, unknown>)[key];
+      },
+    });
+  }
+}
+Object.setPrototypeOf(IncomingRequest.prototype, Request.prototype);

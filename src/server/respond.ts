@@ -1,0 +1,159 @@
+/**
+ * Writing a Fetch `Response` to a connection.
+ *
+ * A body of known size goes out with Content-Length, in the same write as
+ * the head when it is one chunk. A body of unknown size is probed: if the
+ * stream ends after its first chunk it is still sent with Content-Length;
+ * otherwise it is sent chunked (HTTP/1.1) or delimited by closing the
+ * connection (HTTP/1.0). Streaming respects backpressure: the next chunk is
+ * read only once the socket has room.
+ *
+ * @module
+ */
+
+import { encodeChunk, encodeHead, isBodiless, lastChunk, type ResponseFraming, serializeHead } from "../http/response.ts";
+import type { Exchange, HttpConnection } from "./connection.ts";
+
+const encoder = new TextEncoder();
+
+function toBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === "string") return encoder.encode(chunk);
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new TypeError("response body chunks must be Uint8Array, ArrayBuffer or string");
+}
+
+function wantsClose(headers: Headers): boolean {
+  const c = headers.get("connection");
+  return c !== null && /(?:^|,)\s*close\s*(?:,|$)/i.test(c);
+}
+
+/**
+ * Writes `response` for `ex`. Returns whether the connection may be kept
+ * alive afterwards. Throws when the body stream fails after the head was
+ * sent (the caller must then cut the connection).
+ */
+export async function writeResponse(
+  c: HttpConnection,
+  ex: Exchange,
+  response: Response,
+  keepAlive: boolean,
+): Promise<boolean> {
+  const conn = c.conn;
+  const status = response.status;
+  const headers = response.headers;
+  const minor = ex.head.versionMinor;
+  const bodiless = isBodiless(status, ex.head.method);
+  if (keepAlive && wantsClose(headers)) keepAlive = false;
+  const body = response.body;
+  const declared = headers.get("content-length");
+
+  const head = (framing: ResponseFraming, declaredLength: string | null = declared) =>
+    serializeHead(status, response.statusText, headers, framing, keepAlive, minor, bodiless, declaredLength);
+
+  if (body === null) {
+    conn.write(encodeHead(head(bodiless ? { kind: "none" } : { kind: "length", length: 0 })));
+    return keepAlive;
+  }
+  if (bodiless) {
+    let declaredLength = declared;
+    if (declaredLength === null && ex.head.method === "HEAD") declaredLength = await probeLength(body);
+    else void body.cancel().catch(() => {});
+    conn.write(encodeHead(head({ kind: "none" }, declaredLength)));
+    return keepAlive;
+  }
+
+  const reader = body.getReader();
+  try {
+    const length = declared !== null && /^\d{1,15}$/.test(declared) ? Number(declared) : -1;
+    if (length >= 0) {
+      await pumpKnownLength(c, reader, head({ kind: "length", length }), length);
+      return keepAlive;
+    }
+    const first = await reader.read();
+    if (first.done) {
+      conn.write(encodeHead(head({ kind: "length", length: 0 })));
+      return keepAlive;
+    }
+    const a = toBytes(first.value);
+    const second = await reader.read();
+    if (second.done) {
+      conn.write(encodeHead(head({ kind: "length", length: a.byteLength }), a));
+      return keepAlive;
+    }
+    const b = toBytes(second.value);
+    if (minor === 0) {
+      // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
+      keepAlive = false;
+      conn.write(encodeHead(head({ kind: "close" })));
+      if (!write(c, a) || !write(c, b)) await c.waitDrain();
+      await pump(c, reader, false);
+      return false;
+    }
+    conn.write(encodeHead(head({ kind: "chunked" })));
+    write(c, encodeChunk(a));
+    if (!write(c, encodeChunk(b))) await c.waitDrain();
+    await pump(c, reader, true);
+    if (!c.closed) conn.write(lastChunk());
+    return keepAlive;
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function write(c: HttpConnection, chunk: Uint8Array): boolean {
+  return c.closed ? true : c.conn.write(chunk);
+}
+
+async function pump(c: HttpConnection, reader: ReadableStreamDefaultReader<unknown>, chunked: boolean): Promise<void> {
+  for (;;) {
+    if (c.closed) {
+      await reader.cancel().catch(() => {});
+      return;
+    }
+    const { done, value } = await reader.read();
+    if (done) return;
+    const bytes = toBytes(value);
+    if (bytes.byteLength === 0) continue;
+    if (!write(c, chunked ? encodeChunk(bytes) : bytes)) await c.waitDrain();
+  }
+}
+
+async function pumpKnownLength(
+  c: HttpConnection,
+  reader: ReadableStreamDefaultReader<unknown>,
+  head: string,
+  length: number,
+): Promise<void> {
+  let sent = 0;
+  let first = true;
+  for (;;) {
+    if (c.closed) {
+      await reader.cancel().catch(() => {});
+      return;
+    }
+    const { done, value } = await reader.read();
+    if (done) break;
+    const bytes = toBytes(value);
+    sent += bytes.byteLength;
+    if (sent > length) throw new Error(`response body is longer than its Content-Length (${length})`);
+    const ok = first ? c.conn.write(encodeHead(head, bytes)) : write(c, bytes);
+    first = false;
+    if (!ok) await c.waitDrain();
+  }
+  if (first) c.conn.write(encodeHead(head));
+  if (sent < length && !c.closed) throw new Error(`response body is shorter than its Content-Length (${length})`);
+}
+
+async function probeLength(body: ReadableStream<unknown>): Promise<string | null> {
+  const reader = body.getReader();
+  try {
+    const first = await reader.read();
+    if (first.done) return "0";
+    const second = await reader.read();
+    return second.done ? String(toBytes(first.value).byteLength) : null;
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The public types of `serve()`: handler, options, server.
+ *
+ * @module
+ */
+
+import type { NetAddr, SocketAdapter } from "./adapter.ts";
+import type { ResourceGroup } from "./groups/group.ts";
+
+/** What a handler learns about a request besides the Request itself. */
+export interface ServeHandlerInfo {
+  /** The client's address. */
+  readonly remoteAddr: NetAddr;
+  /** Settles when the response has been written, or the connection died first. */
+  readonly completed: Promise<void>;
+  /** This request's resource group: closed when the response is done or the client goes away. */
+  readonly group: ResourceGroup;
+}
+
+/**
+ * A fetch handler, as `Deno.serve` and Hono's `app.fetch` take it.
+ *
+ * @example
+ * ```ts
+ * import type { Handler } from "portico";
+ * const hello: Handler = (req) => new Response(`hello ${new URL(req.url).pathname}`);
+ * ```
+ */
+export type Handler = (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
+
+/** Size limits, in bytes (counts of connections for `maxConnections`). */
+export interface ServeLimits {
+  /** Largest header section; beyond it, 431. Default 16 KiB. */
+  maxHeaderBytes?: number;
+  /** Longest request-target; beyond it, 414. Default 8 KiB. */
+  maxUrlBytes?: number;
+  /** Largest request body, declared or received; beyond it, 413. Default 100 MiB. */
+  maxBodyBytes?: number;
+  /** Most connections served at once. Default: unlimited. */
+  maxConnections?: number;
+  /** Byte budget of one connection's buffers; over it, the connection is closed. Default 1 MiB. */
+  connectionBytes?: number;
+}
+
+/** Timeouts, in milliseconds. */
+export interface ServeTimeouts {
+  /** The whole request head must arrive within this. Default 10 000. */
+  headers?: number;
+  /** The longest a request body may sit idle. Default 30 000. */
+  body?: number;
+  /** The longest an idle keep-alive connection is kept. Default 5 000. */
+  keepAlive?: number;
+  /** The longest a client may stop reading a response. Default 30 000. */
+  send?: number;
+}
+
+/** Options of `serve()`. */
+export interface ServeOptions {
+  /** Port to listen on; default 8000; 0 picks a free port. */
+  port?: number;
+  /** Address to listen on; default "0.0.0.0". */
+  hostname?: string;
+  /** Aborting it shuts the server down gracefully. */
+  signal?: AbortSignal;
+  /** Called once listening; default logs "Listening on http://host:port/". */
+  onListen?: (addr: NetAddr) => void;
+  /** Turns a handler error into a response; default logs it and answers 500. */
+  onError?: (error: unknown) => Response | Promise<Response>;
+  /** The transport; default: the adapter of the runtime this runs on. */
+  adapter?: SocketAdapter;
+  /** Let several processes listen on the same port (where the runtime supports it). */
+  reusePort?: boolean;
+  /** Kernel accept-queue length (where the runtime supports it). */
+  backlog?: number;
+  /** PEM certificate and key: serve HTTPS. */
+  tls?: { cert: string; key: string };
+  /** Size limits. */
+  limits?: ServeLimits;
+  /** Timeouts. */
+  timeouts?: ServeTimeouts;
+}
+
+/** `ServeOptions` with the handler, the form `serve({ fetch })` takes. */
+export interface ServeInit extends ServeOptions {
+  /** The request handler. */
+  fetch: Handler;
+}
+
+/** A running server. */
+export interface Server extends AsyncDisposable {
+  /** The bound address, once listening (`onListen` is the portable way to wait). */
+  readonly addr: NetAddr;
+  /** Settles when the server has stopped; rejects if it could not listen. */
+  readonly finished: Promise<void>;
+  /** The root resource group: `group.shutdown()` drops everything at once. */
+  readonly group: ResourceGroup;
+  /** Graceful: stop accepting, finish in-flight requests, close idle connections. */
+  shutdown(): Promise<void>;
+  /** Keeps the process alive while serving (the default). */
+  ref(): void;
+  /** Lets the process exit while serving. */
+  unref(): void;
+}
