@@ -46,6 +46,8 @@ export class Exchange implements ServeHandlerInfo {
   /** The response head has been written. */
   started = false;
   continueSent = false;
+  /** The handler has been started. */
+  dispatched = false;
   #abort: AbortController | null = null;
   #group: ResourceGroup | null = null;
   #completed: Promise<void> | null = null;
@@ -223,8 +225,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
         // handler first, so that it sees the error when it reads.
         const pending = this.#dispatch;
         this.#dispatch = null;
-        this.#protocolError(e);
         if (pending !== null) this.#run(pending);
+        this.#protocolError(e);
         return;
       }
       const ex = this.#dispatch;
@@ -247,8 +249,12 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     if (head.framing !== "none") {
       const method = head.method;
       if (method === "GET" || method === "HEAD") {
-        // A Fetch Request cannot carry a GET/HEAD body: it is framed and discarded.
+        // A Fetch Request cannot carry a GET/HEAD body: it is framed and
+        // discarded, and the handler runs once the framing proved valid.
         this.#discardLeft = Infinity;
+        this.#current = ex;
+        this.#setDeadline("body");
+        return;
       } else {
         ex.body = new BodyStream(
           { onPull: () => this.#onPull(ex), onCancel: () => this.#onCancel(ex) },
@@ -277,6 +283,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     const ex = this.#current!;
     ex.complete = true;
     ex.body?.close();
+    if (!ex.dispatched) this.#dispatch = ex;
     if (this.deadlineKind === "body") this.deadline = 0;
     if (ex.responded) this.#next();
   }
@@ -326,6 +333,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   // ---------------------------------------------------------------- answering
 
   #run(ex: Exchange): void {
+    ex.dispatched = true;
     let result: Response | Promise<Response>;
     try {
       result = runWithGroup(ex, () => this.core.handler(ex.request as unknown as Request, ex));
@@ -453,7 +461,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       return;
     }
     const ex = this.#current;
-    if (ex !== null) {
+    if (ex !== null && ex.dispatched) {
       // The error is in the body of a request already being handled.
       ex.body?.error(e);
       this.#closing = true;
