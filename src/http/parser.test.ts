@@ -1,0 +1,140 @@
+import { describe, expect, it } from "vitest";
+import { HttpError } from "./errors.ts";
+import { type ParserLimits, type RequestHead, RequestParser } from "./parser.ts";
+
+interface Message {
+  head: RequestHead;
+  body: string;
+}
+
+const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+/** Feeds `input` in pieces of `piece` bytes, re-feeding after each message like the connection does. */
+function parse(input: string, piece = Infinity, limits: Partial<ParserLimits> = {}): Message[] {
+  const out: Message[] = [];
+  let current: Message | null = null;
+  const p = new RequestParser({
+    onHead: (head) => (current = { head, body: "" }),
+    onBody: (c) => (current!.body += String.fromCharCode(...c)),
+    onComplete: () => out.push(current!),
+  }, limits);
+  const all = bytes(input);
+  for (let at = 0; at < all.length;) {
+    let chunk = all.subarray(at, Math.min(all.length, at + piece));
+    at += chunk.length;
+    while (chunk.length > 0) {
+      const n = p.execute(chunk);
+      chunk = chunk.subarray(n);
+    }
+  }
+  return out;
+}
+
+function errorOf(input: string, limits: Partial<ParserLimits> = {}): HttpError {
+  for (const piece of [Infinity, 1]) {
+    try {
+      parse(input, piece, limits);
+    } catch (e) {
+      if (piece === 1) return e as HttpError;
+      continue;
+    }
+    throw new Error(`no error for ${JSON.stringify(input)} in pieces of ${piece}`);
+  }
+  throw new Error("unreachable");
+}
+
+const PIPELINE = "\r\nGET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nX-Multi: 1\r\nx-multi: 2\r\n\r\n" +
+  "POST /b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello" +
+  "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
+  "5;name=value;q=\"quoted \\\" text\"\r\nhello\r\n6\r\n world\r\n0\r\nTrailer-Field: yes\r\n\r\n" +
+  "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n" +
+  "GET http://example.com:8080/abs HTTP/1.1\r\nHost: example.com:8080\r\n\r\n" +
+  "GET /old HTTP/1.0\r\n\r\n";
+
+describe("RequestParser", () => {
+  it("parses the four target forms, bodies and pipelined messages identically at every split size", () => {
+    const whole = parse(PIPELINE);
+    expect(whole.map((m) => [m.head.method, m.head.target, m.head.form, m.body])).toEqual([
+      ["GET", "/a?x=1", "origin", ""],
+      ["POST", "/b", "origin", "hello"],
+      ["PUT", "/c", "origin", "hello world"],
+      ["OPTIONS", "*", "asterisk", ""],
+      ["GET", "http://example.com:8080/abs", "absolute", ""],
+      ["GET", "/old", "origin", ""],
+    ]);
+    expect(whole[0].head.headers).toEqual(["Host", "example.com", "X-Multi", "1", "x-multi", "2"]);
+    expect(whole[2].head.framing).toBe("chunked");
+    expect(whole[1].head.contentLength).toBe(5);
+    for (const piece of [1, 2, 3, 7, 13, 64]) {
+      expect(parse(PIPELINE, piece)).toEqual(whole);
+    }
+  });
+
+  it("applies the keep-alive rules of HTTP/1.0 and 1.1", () => {
+    const ka = (req: string) => parse(req)[0].head.keepAlive;
+    expect(ka("GET / HTTP/1.1\r\nHost: a\r\n\r\n")).toBe(true);
+    expect(ka("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe(false);
+    expect(ka("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade, Close\r\n\r\n")).toBe(false);
+    expect(ka("GET / HTTP/1.0\r\n\r\n")).toBe(false);
+    expect(ka("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")).toBe(true);
+  });
+
+  it("trims optional whitespace around field values and keeps obs-text bytes", () => {
+    const [m] = parse("GET / HTTP/1.1\r\nHost: a\r\nX:  \t v a l \t \r\nY: D\xfcsseldorf\r\nZ:\r\n\r\n");
+    expect(m.head.headers).toEqual(["Host", "a", "X", "v a l", "Y", "D\xfcsseldorf", "Z", ""]);
+  });
+
+  it("flags Expect: 100-continue", () => {
+    const [m] = parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
+    expect(m.head.expectContinue).toBe(true);
+  });
+
+  const bad: [string, string, number][] = [
+    ["bare LF after request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", 400],
+    ["bare LF between fields", "GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n", 400],
+    ["obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400],
+    ["space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400],
+    ["invalid token in name", "GET / HTTP/1.1\r\nHo@st: a\r\n\r\n", 400],
+    ["control character in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", 400],
+    ["CR without LF", "GET / HTTP/1.1\rHost: a\r\n\r\n", 400],
+    ["HTTP/0.9 request line", "GET /\r\n\r\n", 400],
+    ["non-ASCII in target", "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400],
+    ["fragment in target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400],
+    ["missing Host in 1.1", "GET / HTTP/1.1\r\n\r\n", 400],
+    ["two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
+    ["Host with a slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400],
+    ["Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400],
+    ["differing Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400],
+    ["Content-Length with sign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", 400],
+    ["Content-Length overflow", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400],
+    ["chunked not last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400],
+    ["chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400],
+    ["bad chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400],
+    ["space after chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", 400],
+    ["chunk data too long", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n", 400],
+    ["unbalanced quote in extension", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a=\"x\r\nh\r\n", 400],
+    ["HTTP/2 version", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505],
+    ["HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505],
+    ["unknown expectation", "GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", 417],
+    ["CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501],
+  ];
+  for (const [name, input, status] of bad) {
+    it(`rejects ${name} with ${status}, whole or byte by byte`, () => {
+      expect(errorOf(input).status).toBe(status);
+    });
+  }
+
+  it("rejects early, before the line ends, when the version is impossible", () => {
+    expect(errorOf("GET / HTTP/5.6").status).toBe(505);
+  });
+
+  it("enforces URL, header and body limits as bytes arrive", () => {
+    const limits = { maxUrlBytes: 32, maxHeaderBytes: 64, maxBodyBytes: 10 };
+    expect(errorOf(`GET /${"a".repeat(40)}`, limits).code).toBe("URI_TOO_LONG");
+    expect(errorOf(`GET / HTTP/1.1\r\nHost: a\r\nX: ${"b".repeat(80)}`, limits).code).toBe("HEADERS_TOO_LARGE");
+    expect(errorOf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", limits).code).toBe("BODY_TOO_LARGE");
+    expect(errorOf("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\n", limits).code)
+      .toBe("BODY_TOO_LARGE");
+    expect(parse(`GET /${"a".repeat(31)} HTTP/1.1\r\nHost: a\r\n\r\n`, 1, limits)).toHaveLength(1);
+  });
+});
