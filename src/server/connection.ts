@@ -203,8 +203,11 @@ export class HttpConnection implements ConnHandler, ParserHandler {
 
   // ---------------------------------------------------------------- parsing
 
+  // Keeps bytes that cannot be parsed yet; they count against the
+  // connection's byte budget until #take() hands them back.
   #hold(chunk: Uint8Array): void {
     const s = this.#stash;
+    this.group.charge(chunk.length);
     if (s === null) this.#stash = chunk.slice();
     else {
       const joined = new Uint8Array(s.length + chunk.length);
@@ -213,6 +216,13 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       this.#stash = joined;
     }
     if (this.#stash.length > STASH_PAUSE) this.#pauseRead();
+  }
+
+  #take(): Uint8Array {
+    const s = this.#stash!;
+    this.#stash = null;
+    this.group.release(s.length);
+    return s;
   }
 
   #feed(data: Uint8Array): void {
@@ -256,10 +266,11 @@ export class HttpConnection implements ConnHandler, ParserHandler {
         this.#setDeadline("body");
         return;
       } else {
-        ex.body = new BodyStream(
-          { onPull: () => this.#onPull(ex), onCancel: () => this.#onCancel(ex) },
-          head.expectContinue,
-        );
+        ex.body = new BodyStream({
+          onPull: () => this.#onPull(ex),
+          onCancel: () => this.#onCancel(ex),
+          account: (n) => (n > 0 ? this.group.charge(n) : this.group.release(-n)),
+        });
       }
       this.#setDeadline("body");
     } else this.deadline = 0;
@@ -323,10 +334,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     }
     // Bytes that arrived while paused (or while a response was pending).
     if (this.#stash !== null && !this.#ended && !this.#closed) {
-      const s = this.#stash;
       if (this.#current !== null && this.#current.complete) return; // still waiting for the response
-      this.#stash = null;
-      this.#feed(s);
+      this.#feed(this.#take());
     }
   }
 
@@ -415,8 +424,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     }
     this.#discardLeft = 0;
     if (this.#stash !== null) {
-      const s = this.#stash;
-      this.#stash = null;
+      const s = this.#take();
       this.#setDeadline("headers");
       if (this.#readPaused) {
         this.#readPaused = false;
@@ -469,7 +477,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       return;
     }
     this.#current = null;
-    this.#stash = null;
+    if (this.#stash !== null) this.#take();
     const body = e.message + "\n";
     const head = `HTTP/1.1 ${e.status} ${reasonPhrase(e.status)}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
       `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
@@ -481,7 +489,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   #close(): void {
     if (this.#ended || this.#closed) return;
     this.#ended = true;
-    this.#stash = null;
+    if (this.#stash !== null) this.#take();
     if (this.#readPaused) {
       this.#readPaused = false;
       this.conn.resume();

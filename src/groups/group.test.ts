@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { GroupShutdownError, ResourceGroup } from "./group.ts";
+
+describe("ResourceGroup", () => {
+  it("shuts children down first, then its own resources in reverse order of adoption", async () => {
+    const log: string[] = [];
+    const root = new ResourceGroup({ name: "root" });
+    root.adopt({ close: () => void log.push("root a") });
+    const child = root.child({ name: "child" });
+    child.defer(() => void log.push("child x"));
+    root.adopt({ [Symbol.dispose]: () => void log.push("root b") });
+    root.adopt({ [Symbol.asyncDispose]: async () => void log.push("root c") });
+    await root.shutdown();
+    expect(log).toEqual(["child x", "root c", "root b", "root a"]);
+    expect(root.usage).toEqual({ groups: 1, resources: 0, bytes: 0 });
+  });
+
+  it("is idempotent and aborts its signal with the reason", async () => {
+    const g = new ResourceGroup();
+    let closes = 0;
+    g.defer(() => void closes++);
+    const reason = new Error("stop");
+    const p1 = g.shutdown(reason);
+    const p2 = g.shutdown(new Error("other"));
+    expect(p1).toBe(p2);
+    await p1;
+    expect(closes).toBe(1);
+    expect(g.signal.aborted).toBe(true);
+    expect(g.signal.reason).toBe(reason);
+  });
+
+  it("collects finaliser errors, reports them, and still runs every finaliser", async () => {
+    const reported: unknown[] = [];
+    const g = new ResourceGroup({ onError: (e) => reported.push(e) });
+    const ran: number[] = [];
+    g.defer(() => void ran.push(1));
+    g.defer(() => {
+      throw new Error("sync failure");
+    });
+    g.defer(async () => {
+      throw new Error("async failure");
+    });
+    g.defer(() => void ran.push(4));
+    await g.shutdown();
+    expect(ran).toEqual([4, 1]);
+    expect(g.errors.map((e) => (e as Error).message)).toEqual(["async failure", "sync failure"]);
+    expect(reported).toHaveLength(2);
+  });
+
+  it("clears its timers and intervals, and aborts spawned tasks, at shutdown", async () => {
+    const g = new ResourceGroup();
+    let ticks = 0;
+    let fired = false;
+    g.setInterval(() => ticks++, 5);
+    g.setTimeout(() => (fired = true), 50);
+    let taskSawAbort = false;
+    const task = g.spawn(async (signal) => {
+      await new Promise((r) => signal.addEventListener("abort", r));
+      taskSawAbort = true;
+    });
+    await new Promise((r) => setTimeout(r, 22));
+    expect(g.usage.resources).toBe(3);
+    await g.shutdown();
+    await task;
+    const after = ticks;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(ticks).toBe(after);
+    expect(fired).toBe(false);
+    expect(taskSawAbort).toBe(true);
+    expect(g.usage.resources).toBe(0);
+  });
+
+  it("forgets a timer once it fired", async () => {
+    const g = new ResourceGroup();
+    g.setTimeout(() => {}, 1);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(g.usage.resources).toBe(0);
+  });
+
+  it("shuts itself down at its deadline and over its byte budget", async () => {
+    const late = new ResourceGroup({ name: "late", deadline: 10 });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(late.closed).toBe(true);
+    expect((late.signal.reason as GroupShutdownError).kind).toBe("deadline");
+
+    const parent = new ResourceGroup({ name: "parent" });
+    const g = parent.child({ name: "budgeted", bytes: 100 });
+    g.charge(60);
+    expect(parent.usage.bytes).toBe(60);
+    g.release(20);
+    g.charge(50);
+    expect(g.closed).toBe(false);
+    g.charge(20);
+    expect(g.closed).toBe(true);
+    expect((g.signal.reason as GroupShutdownError).kind).toBe("budget");
+    await g.shutdown();
+    expect(parent.usage).toEqual({ groups: 1, resources: 0, bytes: 0 });
+  });
+
+  it("closes what is adopted after shutdown at once", async () => {
+    const g = new ResourceGroup();
+    await g.shutdown();
+    let closed = false;
+    g.adopt({ close: () => (closed = true) });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(closed).toBe(true);
+  });
+
+  it("names the running group through ResourceGroup.current()", async () => {
+    const g = new ResourceGroup({ name: "ctx" });
+    expect(ResourceGroup.current()).toBeUndefined();
+    const seen = await g.run(async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      return ResourceGroup.current();
+    });
+    expect(seen).toBe(g);
+  });
+
+  it("works with await using", async () => {
+    let closed = false;
+    {
+      await using g = new ResourceGroup();
+      g.defer(() => (closed = true));
+    }
+    expect(closed).toBe(true);
+  });
+});
