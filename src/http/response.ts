@@ -69,6 +69,7 @@ export function serializeHead(
   versionMinor: number,
   bodiless: boolean,
   declaredLength: string | null,
+  contentType: string | null = null,
 ): string {
   let s = "HTTP/1.1 " + status + " " + (statusText || reasonPhrase(status)) + "\r\n";
   let hasDate = false;
@@ -85,6 +86,7 @@ export function serializeHead(
     s += name + ": " + value + "\r\n";
   }
   if (!hasDate) s += "date: " + httpDate() + "\r\n";
+  if (contentType !== null) s += "content-type: " + contentType + "\r\n";
   switch (framing.kind) {
     case "length":
       s += "content-length: " + framing.length + "\r\n";

@@ -97,7 +97,7 @@ export class Exchange implements ServeHandlerInfo {
   abort(reason: unknown): void {
     this.#abort ??= new AbortController();
     this.#abort.abort(reason);
-    this.body?.error(reason);
+    if (!this.complete) this.body?.error(reason);
   }
 
   /** The response is done: settle `completed`, close the request group. */
@@ -183,6 +183,10 @@ export class HttpConnection implements ConnHandler, ParserHandler {
         if (ex.responded) this.#close();
         else this.#closing = true;
       }
+      // Like node:http, Deno.serve and Bun.serve, a FIN before the response
+      // is complete counts as the client going away; the response is still
+      // written if the handler produces one (the socket is half-open).
+      if (!ex.responded) ex.abort(new DOMException("The client closed the connection", "AbortError"));
       return;
     }
     if (this.#stash === null) this.#close();

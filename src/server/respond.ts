@@ -46,11 +46,16 @@ export async function writeResponse(
   const minor = ex.head.versionMinor;
   const bodiless = isBodiless(status, ex.head.method);
   if (keepAlive && wantsClose(headers)) keepAlive = false;
+  // Bun leaves the default Content-Type of a string body out of
+  // `response.headers` (Bun.serve adds it when sending); it is recovered
+  // from a clone, made before the body is touched, once the body proved to
+  // be a single chunk.
+  const typeProbe = STRING_TYPE_HIDDEN && !bodiless && !headers.has("content-type") ? response.clone() : null;
   const body = response.body;
   const declared = headers.get("content-length");
 
-  const head = (framing: ResponseFraming, declaredLength: string | null = declared) =>
-    serializeHead(status, response.statusText, headers, framing, keepAlive, minor, bodiless, declaredLength);
+  const head = (framing: ResponseFraming, declaredLength: string | null = declared, contentType: string | null = null) =>
+    serializeHead(status, response.statusText, headers, framing, keepAlive, minor, bodiless, declaredLength, contentType);
 
   if (body === null) {
     conn.write(encodeHead(head(bodiless ? { kind: "none" } : { kind: "length", length: 0 })));
@@ -71,48 +76,82 @@ export async function writeResponse(
       await pumpKnownLength(c, reader, head({ kind: "length", length }), length);
       return keepAlive;
     }
-    const first = await reader.read();
-    if (first.done) {
-      conn.write(encodeHead(head({ kind: "length", length: 0 })));
-      return keepAlive;
+    // Unknown length: a body that is already complete (a string, bytes,
+    // JSON) gets a Content-Length; anything that takes longer is streamed,
+    // and its head goes out at once rather than waiting for data.
+    const firstRead = reader.read();
+    const first = await soon(firstRead);
+    let a: Uint8Array | null = null;
+    let pendingRead: Promise<ReadableStreamReadResult<unknown>> | null = firstRead;
+    if (first !== PENDING) {
+      if (first.done) {
+        conn.write(encodeHead(head({ kind: "length", length: 0 }, null, await hiddenType(typeProbe))));
+        return keepAlive;
+      }
+      a = toBytes(first.value);
+      pendingRead = reader.read();
+      const second = await soon(pendingRead);
+      if (second !== PENDING && second.done) {
+        conn.write(encodeHead(head({ kind: "length", length: a.byteLength }, null, await hiddenType(typeProbe)), a));
+        return keepAlive;
+      }
     }
-    const a = toBytes(first.value);
-    const second = await reader.read();
-    if (second.done) {
-      conn.write(encodeHead(head({ kind: "length", length: a.byteLength }), a));
-      return keepAlive;
-    }
-    const b = toBytes(second.value);
-    if (minor === 0) {
-      // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
-      keepAlive = false;
-      conn.write(encodeHead(head({ kind: "close" })));
-      if (!write(c, a) || !write(c, b)) await c.waitDrain();
-      await pump(c, reader, false);
-      return false;
-    }
-    conn.write(encodeHead(head({ kind: "chunked" })));
-    write(c, encodeChunk(a));
-    if (!write(c, encodeChunk(b))) await c.waitDrain();
-    await pump(c, reader, true);
-    if (!c.closed) conn.write(lastChunk());
+    void typeProbe?.body?.cancel().catch(() => {});
+    // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
+    const chunked = minor === 1;
+    if (!chunked) keepAlive = false;
+    const headBytes = encodeHead(head({ kind: chunked ? "chunked" : "close" }));
+    if (!conn.write(a === null ? headBytes : concat(headBytes, chunked ? encodeChunk(a) : a))) await c.waitDrain();
+    await pump(c, reader, chunked, pendingRead);
+    if (chunked && !c.closed) conn.write(lastChunk());
     return keepAlive;
   } finally {
     reader.releaseLock();
   }
 }
 
+const PENDING: unique symbol = Symbol("pending");
+
+// Resolves with p's value if p settles within a few microtask turns, else
+// with PENDING. A stream whose data is already queued answers a read within
+// one or two turns on every runtime; one that waits on I/O or a timer does not.
+function soon<T>(p: Promise<T>): Promise<T | typeof PENDING> {
+  const later = Promise.resolve().then().then().then().then((): typeof PENDING => PENDING);
+  return Promise.race<T | typeof PENDING>([p, later]);
+}
+
+const STRING_TYPE_HIDDEN = !new Response("x").headers.has("content-type");
+
+async function hiddenType(probe: Response | null): Promise<string | null> {
+  if (probe === null) return null;
+  const type = (await probe.blob()).type;
+  return type === "" ? null : type;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
+}
+
 function write(c: HttpConnection, chunk: Uint8Array): boolean {
   return c.closed ? true : c.conn.write(chunk);
 }
 
-async function pump(c: HttpConnection, reader: ReadableStreamDefaultReader<unknown>, chunked: boolean): Promise<void> {
+async function pump(
+  c: HttpConnection,
+  reader: ReadableStreamDefaultReader<unknown>,
+  chunked: boolean,
+  pending: Promise<ReadableStreamReadResult<unknown>> | null,
+): Promise<void> {
   for (;;) {
     if (c.closed) {
       await reader.cancel().catch(() => {});
       return;
     }
-    const { done, value } = await reader.read();
+    const { done, value } = await (pending ?? reader.read());
+    pending = null;
     if (done) return;
     const bytes = toBytes(value);
     if (bytes.byteLength === 0) continue;
@@ -149,10 +188,11 @@ async function pumpKnownLength(
 async function probeLength(body: ReadableStream<unknown>): Promise<string | null> {
   const reader = body.getReader();
   try {
-    const first = await reader.read();
+    const first = await soon(reader.read());
+    if (first === PENDING) return null;
     if (first.done) return "0";
-    const second = await reader.read();
-    return second.done ? String(toBytes(first.value).byteLength) : null;
+    const second = await soon(reader.read());
+    return second !== PENDING && second.done ? String(toBytes(first.value).byteLength) : null;
   } finally {
     void reader.cancel().catch(() => {});
   }
