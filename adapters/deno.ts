@@ -218,9 +218,13 @@ export const denoAdapter: SocketAdapter = {
       ? Deno.listenTls({ port: options.port, hostname: options.hostname, cert: options.tls.cert, key: options.tls.key })
       : Deno.listen({ port: options.port, hostname: options.hostname, transport: "tcp", reusePort: options.reusePort });
     let closed = false;
+    let gate: Promise<void> | null = null;
+    let openGate: (() => void) | null = null;
     void (async () => {
       let backoff = 10;
       while (!closed) {
+        if (gate) await gate;
+        if (closed) return;
         let raw: DenoConn;
         try {
           raw = await listener.accept();
@@ -248,6 +252,7 @@ export const denoAdapter: SocketAdapter = {
       close: () => {
         if (!closed) {
           closed = true;
+          openGate?.();
           try {
             listener.close();
           } catch {
@@ -258,6 +263,16 @@ export const denoAdapter: SocketAdapter = {
       },
       ref: () => listener.ref(),
       unref: () => listener.unref(),
+      // Not calling accept() leaves new clients in the kernel's backlog.
+      // One accept may already be pending; that client is parked by the core.
+      pauseAccept: () => {
+        gate ??= new Promise((r) => (openGate = r));
+      },
+      resumeAccept: () => {
+        const o = openGate;
+        gate = openGate = null;
+        o?.();
+      },
     });
   },
 };

@@ -45,6 +45,13 @@ export interface Listener {
   ref(): void;
   /** Lets the process exit even though the listener is open. */
   unref(): void;
+  /**
+   * Stops accepting without closing, so new clients wait in the kernel's
+   * backlog. Optional: runtimes that cannot (Node, Bun) leave it out.
+   */
+  pauseAccept?(): void;
+  /** Accepts again after `pauseAccept()`. */
+  resumeAccept?(): void;
 }
 
 /**

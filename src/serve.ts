@@ -65,6 +65,8 @@ class PorticoServer implements Server {
     };
     const timeouts = { ...DEFAULT_TIMEOUTS, ...init.timeouts };
     this.#core = new ServerCore(init.fetch, init.onError ?? defaultOnError, limits, timeouts, this.group);
+    this.#core.maxConnections = init.limits?.maxConnections ?? Infinity;
+    this.#core.overflow = init.limits?.atMaxConnections ?? "wait";
     if (init.tls) this.#core.scheme = "https://";
     let rejectFinished!: (e: unknown) => void;
     this.finished = new Promise<void>((resolve, reject) => {
@@ -94,6 +96,10 @@ class PorticoServer implements Server {
     );
     this.#listener = listener;
     this.group.adopt(listener);
+    if (listener.pauseAccept && listener.resumeAccept) {
+      this.#core.pauseAccept = () => listener.pauseAccept!();
+      this.#core.resumeAccept = () => listener.resumeAccept!();
+    }
     if (!this.#ref) listener.unref();
     this.#addr = listener.addr;
     const host = this.#core.defaultHost = formatHost(listener.addr);

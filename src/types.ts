@@ -38,6 +38,13 @@ export interface ServeLimits {
   maxBodyBytes?: number;
   /** Most connections served at once. Default: unlimited. */
   maxConnections?: number;
+  /**
+   * What happens at `maxConnections`: `"wait"` (default) stops accepting —
+   * on Deno new clients wait in the kernel backlog; Node and Bun cannot pause
+   * accepting, so there they are accepted and parked unread until a slot
+   * frees — or `"reject"`, Hunchentoot's way: answer 503 at once and close.
+   */
+  atMaxConnections?: "wait" | "reject";
   /** Byte budget of one connection's buffers; over it, the connection is closed. Default 1 MiB. */
   connectionBytes?: number;
 }

@@ -166,4 +166,31 @@ describe("HttpConnection over the memory adapter", () => {
     expect(client.ended).toBe(true);
     await server.group.shutdown();
   });
+
+  it("at maxConnections parks new clients until a slot frees (wait), or answers 503 (reject)", async () => {
+    const { adapter, server } = start((req) => new Response(new URL(req.url).pathname), {
+      limits: { maxConnections: 1 },
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    const a = adapter.connect();
+    a.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    await a.until((t) => t.endsWith("/a"));
+    const b = adapter.connect();
+    b.write("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(b.text()).toBe("");
+    a.destroy();
+    expect(await b.until((t) => t.endsWith("/b"))).toMatch(/^HTTP\/1\.1 200/);
+    await server.group.shutdown();
+
+    const rejecting = start(() => new Response("ok"), { limits: { maxConnections: 1, atMaxConnections: "reject" } });
+    await new Promise((r) => setTimeout(r, 0));
+    const c = rejecting.adapter.connect();
+    c.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    await c.until((t) => t.endsWith("ok"));
+    const d = rejecting.adapter.connect();
+    const text = await d.until(() => false);
+    expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    await rejecting.server.group.shutdown();
+  });
 });

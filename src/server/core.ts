@@ -12,7 +12,8 @@
 import type { Conn, ConnHandler } from "../adapter.ts";
 import type { ResourceGroup } from "../groups/group.ts";
 import type { ParserLimits } from "../http/parser.ts";
-import { clearInterval, setInterval } from "node:timers";
+import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
+import { encodeHead } from "../http/response.ts";
 import type { Handler } from "../types.ts";
 import { HttpConnection } from "./connection.ts";
 
@@ -43,6 +44,15 @@ export class ServerCore {
   #unref = false;
   #idle: (() => void) | null = null;
   #connectionBytes: number;
+  #parked: Parked[] = [];
+  /** Most connections served at once. */
+  maxConnections: number = Infinity;
+  /** At `maxConnections`: wait (park, stop accepting) or answer 503 at once. */
+  overflow: "wait" | "reject" = "wait";
+  /** Set by serve() when the listener can stop accepting. */
+  pauseAccept: (() => void) | undefined;
+  /** Set by serve() when the listener can stop accepting. */
+  resumeAccept: (() => void) | undefined;
 
   constructor(
     handler: Handler,
@@ -64,10 +74,27 @@ export class ServerCore {
   /** Takes a newly accepted connection. */
   accept(conn: Conn): ConnHandler {
     const group = this.group.child({ name: `conn ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`, bytes: this.#connectionBytes });
+    if (this.#unref) conn.unref();
+    if (this.connections.size + this.#parked.length >= this.maxConnections) {
+      if (this.overflow === "reject" || this.draining) return this.#reject(conn, group);
+      // Full: park the connection unread until a slot frees, and ask the
+      // listener to stop accepting (where it can) so the rest wait in the
+      // kernel's backlog.
+      const parked = new Parked(conn, group, this);
+      group.defer(() => conn.destroy());
+      this.#parked.push(parked);
+      conn.pause();
+      this.pauseAccept?.();
+      return parked;
+    }
+    return this.open(conn, group);
+  }
+
+  /** Starts serving `conn` (now, or when it leaves the parking queue). */
+  open(conn: Conn, group: ResourceGroup): HttpConnection {
     const c = new HttpConnection(conn, this, group);
     group.defer(() => c.destroy());
     this.connections.add(c);
-    if (this.#unref) conn.unref();
     if (this.draining) c.drain();
     if (this.#sweeper === null) {
       this.#sweeper = setInterval(() => this.#sweep(), this.#sweepMs);
@@ -76,9 +103,40 @@ export class ServerCore {
     return c;
   }
 
+  #reject(conn: Conn, group: ResourceGroup): ConnHandler {
+    const body = "Service Unavailable: too many connections\n";
+    conn.write(encodeHead(
+      `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+        `retry-after: 1\r\nconnection: close\r\n\r\n${body}`,
+    ));
+    conn.end();
+    group.defer(() => conn.destroy());
+    const timer = setTimeout(() => conn.destroy(), 2000);
+    timer.unref?.();
+    return {
+      onData() {},
+      onDrain() {},
+      onEnd() {},
+      onClose() {
+        clearTimeout(timer);
+        void group.shutdown();
+      },
+    };
+  }
+
+  /** A parked connection closed before its turn. */
+  unpark(p: Parked): void {
+    const i = this.#parked.indexOf(p);
+    if (i >= 0) this.#parked.splice(i, 1);
+  }
+
   /** A connection closed. */
   forget(c: HttpConnection): void {
     this.connections.delete(c);
+    while (this.#parked.length > 0 && this.connections.size < this.maxConnections && !this.draining) {
+      this.#parked.shift()!.activate();
+    }
+    if (this.#parked.length === 0 && this.connections.size < this.maxConnections) this.resumeAccept?.();
     if (this.connections.size === 0) {
       if (this.#sweeper !== null) {
         clearInterval(this.#sweeper);
@@ -100,6 +158,7 @@ export class ServerCore {
   /** Graceful: close idle connections, let busy ones finish; resolves when none is left. */
   drain(): Promise<void> {
     this.draining = true;
+    for (const p of this.#parked.splice(0)) p.close();
     if (this.connections.size === 0) return Promise.resolve();
     const done = new Promise<void>((r) => (this.#idle = r));
     for (const c of this.connections) c.drain();
@@ -113,5 +172,55 @@ export class ServerCore {
       if (ref) c.conn.ref();
       else c.conn.unref();
     }
+  }
+}
+
+/**
+ * A connection accepted while the server was full: unread (paused) until
+ * `activate()`, keeping whatever arrived before the pause took effect.
+ */
+class Parked implements ConnHandler {
+  #conn: Conn;
+  #group: ResourceGroup;
+  #core: ServerCore;
+  #held: Uint8Array[] = [];
+  #ended = false;
+  #target: HttpConnection | null = null;
+
+  constructor(conn: Conn, group: ResourceGroup, core: ServerCore) {
+    this.#conn = conn;
+    this.#group = group;
+    this.#core = core;
+  }
+
+  activate(): void {
+    const c = this.#target = this.#core.open(this.#conn, this.#group);
+    this.#conn.resume();
+    for (const chunk of this.#held.splice(0)) c.onData(chunk);
+    if (this.#ended) c.onEnd();
+  }
+
+  close(): void {
+    this.#conn.end();
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.#target) this.#target.onData(chunk);
+    else this.#held.push(chunk.slice());
+  }
+
+  onDrain(): void {
+    this.#target?.onDrain();
+  }
+
+  onEnd(): void {
+    if (this.#target) this.#target.onEnd();
+    else this.#ended = true;
+  }
+
+  onClose(error?: Error): void {
+    if (this.#target) return this.#target.onClose(error);
+    this.#core.unpark(this);
+    void this.#group.shutdown();
   }
 }
