@@ -78,8 +78,8 @@ class PorticoServer implements Server {
 
     this.#listening = this.#listen(init, port, hostname);
     this.#listening.catch((e) => {
-      void this.group.shutdown(e);
       rejectFinished(e);
+      void this.group.shutdown(e);
     });
 
     if (init.signal) {

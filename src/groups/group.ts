@@ -307,6 +307,9 @@ export class ResourceGroup implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
+    // Finalisers never run inside the caller of shutdown(): callbacks already
+    // queued (a response's `completed`, say) see the group still open.
+    await null;
     if (this.#children) {
       const children = [...this.#children];
       await Promise.all(children.map((c) => c.shutdown(this.#reason)));
