@@ -81,8 +81,10 @@ export const nodeAdapter: SocketAdapter = {
   name: "node",
   listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
     const server: net.Server = options.tls
-      ? tls.createServer({ cert: options.tls.cert, key: options.tls.key, allowHalfOpen: true }, (s) =>
-        attach(s, onConnection))
+      ? tls.createServer(
+        { cert: options.tls.cert, key: options.tls.key, allowHalfOpen: true },
+        (s) => attach(s, onConnection),
+      )
       : net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => attach(s, onConnection));
     if (options.tls) {
       // A failed handshake is the client's problem, not the server's.

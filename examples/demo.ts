@@ -4,7 +4,8 @@
  */
 import { serve } from "../src/mod.ts";
 
-const page = (runtime: string) => `<!doctype html>
+const page = (runtime: string) =>
+  `<!doctype html>
 <html><head><meta charset="utf-8"><title>portico</title></head>
 <body>
 <h1>portico</h1>

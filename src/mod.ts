@@ -10,12 +10,20 @@
  * @module
  */
 
-export { serve, defaultAdapter } from "./serve.ts";
-export type { Handler, ServeHandlerInfo, ServeInit, ServeLimits, ServeOptions, ServeTimeouts, Server } from "./types.ts";
+export { defaultAdapter, serve } from "./serve.ts";
+export type {
+  Handler,
+  ServeHandlerInfo,
+  ServeInit,
+  ServeLimits,
+  ServeOptions,
+  Server,
+  ServeTimeouts,
+} from "./types.ts";
 export type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "./adapter.ts";
-export { ResourceGroup, GroupShutdownError } from "./groups/group.ts";
+export { GroupShutdownError, ResourceGroup } from "./groups/group.ts";
 export type { Closeable, GroupHolder, GroupUsage, ResourceGroupOptions } from "./groups/group.ts";
 export { HttpError } from "./http/errors.ts";
 export type { HttpErrorCode } from "./http/errors.ts";
-export { RequestParser, DEFAULT_LIMITS } from "./http/parser.ts";
+export { DEFAULT_LIMITS, RequestParser } from "./http/parser.ts";
 export type { BodyFraming, ParserHandler, ParserLimits, RequestHead } from "./http/parser.ts";

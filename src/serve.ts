@@ -37,7 +37,11 @@ function defaultOnError(error: unknown): Response {
 function normalise(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Handler): ServeInit {
   if (typeof a === "function") return { ...(b as ServeOptions | undefined), fetch: a };
   if (typeof b === "function") return { ...a, fetch: b };
-  if (typeof (a as ServeInit).fetch !== "function") throw new TypeError("serve() needs a handler: serve({ fetch }), serve(handler, options) or serve(options, handler)");
+  if (typeof (a as ServeInit).fetch !== "function") {
+    throw new TypeError(
+      "serve() needs a handler: serve({ fetch }), serve(handler, options) or serve(options, handler)",
+    );
+  }
   return a as ServeInit;
 }
 

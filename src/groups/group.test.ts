@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GroupShutdownError, ResourceGroup } from "./group.ts";
+import { type GroupShutdownError, ResourceGroup } from "./group.ts";
 
 describe("ResourceGroup", () => {
   it("shuts children down first, then its own resources in reverse order of adoption", async () => {
@@ -9,7 +9,7 @@ describe("ResourceGroup", () => {
     const child = root.child({ name: "child" });
     child.defer(() => void log.push("child x"));
     root.adopt({ [Symbol.dispose]: () => void log.push("root b") });
-    root.adopt({ [Symbol.asyncDispose]: async () => void log.push("root c") });
+    root.adopt({ [Symbol.asyncDispose]: () => Promise.resolve(void log.push("root c")) });
     await root.shutdown();
     expect(log).toEqual(["child x", "root c", "root b", "root a"]);
     expect(root.usage).toEqual({ groups: 1, resources: 0, bytes: 0 });
@@ -37,9 +37,7 @@ describe("ResourceGroup", () => {
     g.defer(() => {
       throw new Error("sync failure");
     });
-    g.defer(async () => {
-      throw new Error("async failure");
-    });
+    g.defer(() => Promise.reject(new Error("async failure")));
     g.defer(() => void ran.push(4));
     await g.shutdown();
     expect(ran).toEqual([4, 1]);

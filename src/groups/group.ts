@@ -338,7 +338,7 @@ export class ResourceGroup implements AsyncDisposable {
   }
 
   #report(error: unknown): void {
-    for (let g: ResourceGroup | null = this; g; g = g.parent) {
+    for (let g: ResourceGroup | null = this as ResourceGroup; g; g = g.parent) {
       if (g.#onError) {
         try {
           g.#onError(error, this);

@@ -11,8 +11,7 @@ function table(pred: (c: number) => boolean): Uint8Array {
   return t;
 }
 
-const isAlnum = (c: number) =>
-  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+const isAlnum = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 
 /** tchar (RFC 9110 5.6.2): the characters of a token. */
 export const TOKEN: Uint8Array = table((c) => isAlnum(c) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));

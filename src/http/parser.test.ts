@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HttpError } from "./errors.ts";
+import type { HttpError } from "./errors.ts";
 import { type ParserLimits, type RequestHead, RequestParser } from "./parser.ts";
 
 interface Message {
@@ -46,7 +46,7 @@ function errorOf(input: string, limits: Partial<ParserLimits> = {}): HttpError {
 const PIPELINE = "\r\nGET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nX-Multi: 1\r\nx-multi: 2\r\n\r\n" +
   "POST /b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello" +
   "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
-  "5;name=value;q=\"quoted \\\" text\"\r\nhello\r\n6\r\n world\r\n0\r\nTrailer-Field: yes\r\n\r\n" +
+  '5;name=value;q="quoted \\" text"\r\nhello\r\n6\r\n world\r\n0\r\nTrailer-Field: yes\r\n\r\n' +
   "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n" +
   "GET http://example.com:8080/abs HTTP/1.1\r\nHost: example.com:8080\r\n\r\n" +
   "GET /old HTTP/1.0\r\n\r\n";
@@ -103,16 +103,36 @@ describe("RequestParser", () => {
     ["missing Host in 1.1", "GET / HTTP/1.1\r\n\r\n", 400],
     ["two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
     ["Host with a slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400],
-    ["Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400],
+    [
+      "Content-Length and Transfer-Encoding",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400,
+    ],
     ["differing Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400],
     ["Content-Length with sign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", 400],
     ["Content-Length overflow", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400],
     ["chunked not last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400],
-    ["chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400],
+    [
+      "chunked twice",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400,
+    ],
     ["bad chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400],
-    ["space after chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", 400],
-    ["chunk data too long", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n", 400],
-    ["unbalanced quote in extension", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a=\"x\r\nh\r\n", 400],
+    [
+      "space after chunk size",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+      400,
+    ],
+    [
+      "chunk data too long",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n",
+      400,
+    ],
+    [
+      "unbalanced quote in extension",
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a="x\r\nh\r\n',
+      400,
+    ],
     ["HTTP/2 version", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505],
     ["HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505],
     ["unknown expectation", "GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", 417],

@@ -284,7 +284,9 @@ export class RequestParser {
           if (i === len) break;
           if (buf[i] !== SP) throw new HttpError("INVALID_METHOD", "invalid character in method");
           this.#method = latin1(buf, this.#mark, i);
-          if (this.#method === "PRI") throw new HttpError("HTTP2_PREFACE", "HTTP/2 connection preface on an HTTP/1.1 port");
+          if (this.#method === "PRI") {
+            throw new HttpError("HTTP2_PREFACE", "HTTP/2 connection preface on an HTTP/1.1 port");
+          }
           state = TARGET_START;
           i++;
           break;
@@ -443,7 +445,9 @@ export class RequestParser {
   }
 
   #setContentLength(value: string): void {
-    if (value.length === 0 || value.length > 15) throw new HttpError("INVALID_CONTENT_LENGTH", "invalid Content-Length");
+    if (value.length === 0 || value.length > 15) {
+      throw new HttpError("INVALID_CONTENT_LENGTH", "invalid Content-Length");
+    }
     let n = 0;
     for (let k = 0; k < value.length; k++) {
       const d = value.charCodeAt(k) - 0x30;
@@ -460,7 +464,10 @@ export class RequestParser {
     const minor = this.#minor === 0 ? 0 : 1; // HTTP/1.x above 1.1 is answered as 1.1
     const method = this.#method;
     if (minor === 1 && this.#hostCount !== 1) {
-      throw new HttpError(this.#hostCount === 0 ? "MISSING_HOST" : "INVALID_HOST", this.#hostCount === 0 ? "missing Host header" : "more than one Host header");
+      throw new HttpError(
+        this.#hostCount === 0 ? "MISSING_HOST" : "INVALID_HOST",
+        this.#hostCount === 0 ? "missing Host header" : "more than one Host header",
+      );
     }
     const host = this.#host ?? "";
     if (this.#hostCount > 1 || !HOST_RE.test(host)) throw new HttpError("INVALID_HOST", "invalid Host header");
@@ -629,7 +636,9 @@ export class RequestParser {
           i = this.#extByte(i);
           break;
         case CHUNK_EXT_QUOTED_ESCAPE:
-          if (c !== HTAB && (c < 0x20 || c === 0x7f)) throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid quoted-pair");
+          if (c !== HTAB && (c < 0x20 || c === 0x7f)) {
+            throw new HttpError("INVALID_CHUNK_EXTENSION", "invalid quoted-pair");
+          }
           state = CHUNK_EXT_QUOTED;
           i = this.#extByte(i);
           break;
@@ -677,7 +686,10 @@ export class RequestParser {
         case TRAILER_START:
           if (c === CR) state = TRAILER_END_LF;
           else if (TOKEN[c] === 1) state = TRAILER_NAME;
-          else throw new HttpError(c === SP || c === HTAB ? "OBS_FOLD" : "INVALID_HEADER_NAME", "invalid trailer field");
+          else {throw new HttpError(
+              c === SP || c === HTAB ? "OBS_FOLD" : "INVALID_HEADER_NAME",
+              "invalid trailer field",
+            );}
           i = this.#trailerByte(i);
           break;
         case TRAILER_NAME:
@@ -707,7 +719,9 @@ export class RequestParser {
   }
 
   #extByte(i: number): number {
-    if (++this.#extBytes > MAX_CHUNK_EXT_BYTES) throw new HttpError("INVALID_CHUNK_EXTENSION", "chunk extensions too long");
+    if (++this.#extBytes > MAX_CHUNK_EXT_BYTES) {
+      throw new HttpError("INVALID_CHUNK_EXTENSION", "chunk extensions too long");
+    }
     return i + 1;
   }
 

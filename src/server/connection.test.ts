@@ -52,7 +52,9 @@ describe("HttpConnection over the memory adapter", () => {
     const { adapter, server } = start((req) => new Response(new URL(req.url).pathname));
     await new Promise((r) => setTimeout(r, 0));
     const client = adapter.connect();
-    client.write("POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789GET /second HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.write(
+      "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789GET /second HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
     const text = await client.until((t) => t.endsWith("/second"));
     expect(count(text, /HTTP\/1\.1 200/g)).toBe(2);
     await server.group.shutdown();
@@ -146,7 +148,9 @@ describe("HttpConnection over the memory adapter", () => {
     });
     await new Promise((r) => setTimeout(r, 0));
     const client = adapter.connect();
-    client.write("GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /bad HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.write(
+      "GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /bad HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
     const text = await client.until((t) => t.endsWith("fine"));
     expect(count(text, /HTTP\/1\.1 500/g)).toBe(2);
     expect(count(text, /custom 500/g)).toBe(2);

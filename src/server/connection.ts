@@ -11,7 +11,7 @@
  */
 
 import type { Conn, ConnHandler, NetAddr } from "../adapter.ts";
-import { runWithGroup, type ResourceGroup } from "../groups/group.ts";
+import { type ResourceGroup, runWithGroup } from "../groups/group.ts";
 import { HttpError } from "../http/errors.ts";
 import { type ParserHandler, type RequestHead, RequestParser } from "../http/parser.ts";
 import { encodeHead, reasonPhrase } from "../http/response.ts";

@@ -73,7 +73,10 @@ export class ServerCore {
 
   /** Takes a newly accepted connection. */
   accept(conn: Conn): ConnHandler {
-    const group = this.group.child({ name: `conn ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`, bytes: this.#connectionBytes });
+    const group = this.group.child({
+      name: `conn ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
+      bytes: this.#connectionBytes,
+    });
     if (this.#unref) conn.unref();
     if (this.connections.size + this.#parked.length >= this.maxConnections) {
       if (this.overflow === "reject" || this.draining) return this.#reject(conn, group);

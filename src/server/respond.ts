@@ -11,7 +11,14 @@
  * @module
  */
 
-import { encodeChunk, encodeHead, isBodiless, lastChunk, type ResponseFraming, serializeHead } from "../http/response.ts";
+import {
+  encodeChunk,
+  encodeHead,
+  isBodiless,
+  lastChunk,
+  type ResponseFraming,
+  serializeHead,
+} from "../http/response.ts";
 import type { Exchange, HttpConnection } from "./connection.ts";
 
 const encoder = new TextEncoder();
@@ -54,8 +61,22 @@ export async function writeResponse(
   const body = response.body;
   const declared = headers.get("content-length");
 
-  const head = (framing: ResponseFraming, declaredLength: string | null = declared, contentType: string | null = null) =>
-    serializeHead(status, response.statusText, headers, framing, keepAlive, minor, bodiless, declaredLength, contentType);
+  const head = (
+    framing: ResponseFraming,
+    declaredLength: string | null = declared,
+    contentType: string | null = null,
+  ) =>
+    serializeHead(
+      status,
+      response.statusText,
+      headers,
+      framing,
+      keepAlive,
+      minor,
+      bodiless,
+      declaredLength,
+      contentType,
+    );
 
   if (body === null) {
     conn.write(encodeHead(head(bodiless ? { kind: "none" } : { kind: "length", length: 0 })));
