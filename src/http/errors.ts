@@ -29,7 +29,8 @@ export type HttpErrorCode =
   | "BODY_TOO_LARGE"
   | "UNSUPPORTED_EXPECTATION"
   | "METHOD_NOT_SUPPORTED"
-  | "BODY_INCOMPLETE";
+  | "BODY_INCOMPLETE"
+  | "BAD_REQUEST";
 
 const STATUS: Record<HttpErrorCode, number> = {
   INVALID_METHOD: 400,
@@ -55,6 +56,7 @@ const STATUS: Record<HttpErrorCode, number> = {
   UNSUPPORTED_EXPECTATION: 417,
   METHOD_NOT_SUPPORTED: 501,
   BODY_INCOMPLETE: 400,
+  BAD_REQUEST: 400,
 };
 
 /**

@@ -31,6 +31,34 @@ const STASH_PAUSE = 64 * 1024;
 // unread input does not turn our FIN into a reset that destroys the response.
 const LINGER_MS = 2000;
 
+// Characters or sequences the URL parser would rewrite: percent-encoded
+// characters, dot segments (also as %2e), backslashes, an upper-case or
+// default-port host.
+const NOT_CANONICAL_TARGET = /[^A-Za-z0-9\-._~!$&'()*+,;=:@\/?%|]|\/\.|%2e/i;
+
+function normalise(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    throw new HttpError("INVALID_HOST", "Host and request-target do not form a valid URL");
+  }
+}
+
+// Whether URL would print `host` as it is: lower-case name, no default or
+// zero-padded port, a dotted-quad IPv4 address in canonical form.
+function isCanonicalHost(host: string): boolean {
+  const m = /^([^:[\]]+)(?::(\d+))?$/.exec(host);
+  if (m === null) return false; // IPv6 literal, empty port, …: let URL decide
+  const [, name, port] = m;
+  if (port !== undefined && (port[0] === "0" || port === "80" || port === "443")) return false;
+  if (/[A-Z%]/.test(name)) return false;
+  const last = name.slice(name.lastIndexOf(".") + 1);
+  if (last === "" || /^(?:\d|0x)/i.test(last)) {
+    return /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(name);
+  }
+  return true;
+}
+
 const CONTINUE = encodeHead("HTTP/1.1 100 Continue\r\n\r\n");
 
 /** One request/response exchange; also the handler's `info`. */
@@ -129,6 +157,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   #parserDead = false;
   #drainWaiter: (() => void) | null = null;
   #discardLeft = 0; // bytes of an unread body we still accept to discard
+  #canonicalHost = ""; // the last Host seen that needs no normalising
 
   constructor(conn: Conn, core: ServerCore, group: ResourceGroup) {
     this.conn = conn;
@@ -303,11 +332,18 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     if (ex.responded) this.#next();
   }
 
+  // request.url must read as a platform Request's would: the WHATWG URL
+  // serialisation. Most targets already are; the rest go through URL.
   #url(head: RequestHead): string {
-    if (head.form === "absolute") return head.target;
+    if (head.form === "absolute") return new URL(head.target).href;
     const host = head.host || this.core.defaultHost;
-    if (head.form === "asterisk") return this.core.scheme + host + "/*";
-    return this.core.scheme + host + head.target;
+    const url = this.core.scheme + host + (head.form === "asterisk" ? "/*" : head.target);
+    if (host !== this.#canonicalHost) {
+      if (!isCanonicalHost(host)) return normalise(url);
+      this.#canonicalHost = host;
+    }
+    if (NOT_CANONICAL_TARGET.test(head.target)) return normalise(url);
+    return url;
   }
 
   #onPull(ex: Exchange): void {
@@ -364,10 +400,9 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   }
 
   async #failed(ex: Exchange, error: unknown): Promise<void> {
-    if (error instanceof HttpError) {
-      this.#closing = true;
-      return this.#respond(ex, errorResponse(error));
-    }
+    // Its own status for an HttpError; whether the connection survives is
+    // decided as for any response (a framing error already marked it dead).
+    if (error instanceof HttpError) return this.#respond(ex, errorResponse(error));
     let response: Response;
     try {
       response = await this.core.onError(error);

@@ -1,0 +1,222 @@
+/**
+ * Router: method + pattern dispatch, params, 404/405/OPTIONS, HEAD → GET,
+ * and `mount` for handlers that own a whole prefix (a static directory, a
+ * Hono app, a servlet, another Router).
+ *
+ * @module
+ */
+
+import type { NetAddr } from "../adapter.ts";
+import { ResourceGroup } from "../groups/group.ts";
+import type { Handler, ServeHandlerInfo } from "../types.ts";
+import { type RouteEntry, RouteTrie } from "./trie.ts";
+
+/** What a route handler gets besides the request. */
+export interface RouteContext extends ServeHandlerInfo {
+  /** Decoded values of the pattern's `:params` (and `*` for a trailing wildcard). */
+  readonly params: Record<string, string>;
+  /** The request URL, parsed once, on first use. */
+  readonly url: URL;
+}
+
+/** A route handler: a fetch handler that also gets the route's params. */
+export type RouteHandler = (request: Request, ctx: RouteContext) => Response | Promise<Response>;
+
+/** Something mountable: a fetch handler, or an object with one (a Hono app, a Router). */
+export type Mountable = Handler | { fetch: Handler };
+
+const NO_ADDR: NetAddr = { transport: "tcp", hostname: "", port: 0 };
+
+class Context implements RouteContext {
+  readonly params: Record<string, string>;
+  #request: Request;
+  #info: ServeHandlerInfo | undefined;
+  #url: URL | null = null;
+  #group: ResourceGroup | null = null;
+
+  constructor(request: Request, info: ServeHandlerInfo | undefined, params: Record<string, string>) {
+    this.#request = request;
+    this.#info = info;
+    this.params = params;
+  }
+
+  get url(): URL {
+    return this.#url ??= new URL(this.#request.url);
+  }
+
+  get remoteAddr(): NetAddr {
+    return this.#info?.remoteAddr ?? NO_ADDR;
+  }
+
+  get completed(): Promise<void> {
+    return this.#info?.completed ?? Promise.resolve();
+  }
+
+  get group(): ResourceGroup {
+    // Outside portico's serve() there is no request group: make one that
+    // closes when the request's signal aborts.
+    if (this.#info?.group) return this.#info.group;
+    if (this.#group === null) {
+      const g = this.#group = ResourceGroup.current() ?? new ResourceGroup({ name: "request" });
+      this.#request.signal.addEventListener("abort", () => void g.shutdown(), { once: true });
+    }
+    return this.#group;
+  }
+}
+
+/** The path of an absolute URL string, without query or fragment. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = url.length;
+  for (let i = start; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3f || c === 0x23) {
+      end = i;
+      break;
+    }
+  }
+  return url.slice(start, end);
+}
+
+function decode(value: string): string | null {
+  if (!value.includes("%")) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+}
+
+function allowed<T>(methods: Map<string, RouteEntry<T>>): string {
+  const set = new Set<string>();
+  if (methods.has("*")) return "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
+  for (const m of methods.keys()) set.add(m);
+  if (set.has("GET")) set.add("HEAD");
+  set.add("OPTIONS");
+  return [...set].join(", ");
+}
+
+/**
+ * Dispatches requests by method and path pattern.
+ *
+ * Patterns have static segments, `:params` and a trailing `*`. A static
+ * segment beats a param, and a param beats a wildcard, whatever the order of
+ * registration. Unknown path → 404; known path, other method → 405 with
+ * `Allow`; HEAD falls back to GET with the body dropped; OPTIONS → 204 with
+ * `Allow` unless a route handles it.
+ *
+ * @example
+ * ```ts
+ * import { Router, serve } from "portico";
+ * const router = new Router();
+ * router.get("/hello", () => new Response("Hello, World!"));
+ * router.get("/users/:id", (_req, ctx) => Response.json({ id: ctx.params.id }));
+ * serve({ fetch: router.fetch });
+ * ```
+ */
+export class Router {
+  #trie: RouteTrie<RouteHandler> = new RouteTrie();
+
+  /** Adds a route for `method` ("*" for any method). */
+  on(method: string, pattern: string, handler: RouteHandler): this {
+    this.#trie.add(method === "*" ? "*" : method.toUpperCase(), pattern, handler);
+    return this;
+  }
+
+  /** Adds a GET route (HEAD falls back to it). */
+  get(pattern: string, handler: RouteHandler): this {
+    return this.on("GET", pattern, handler);
+  }
+
+  /** Adds a POST route. */
+  post(pattern: string, handler: RouteHandler): this {
+    return this.on("POST", pattern, handler);
+  }
+
+  /** Adds a PUT route. */
+  put(pattern: string, handler: RouteHandler): this {
+    return this.on("PUT", pattern, handler);
+  }
+
+  /** Adds a DELETE route. */
+  delete(pattern: string, handler: RouteHandler): this {
+    return this.on("DELETE", pattern, handler);
+  }
+
+  /** Adds a PATCH route. */
+  patch(pattern: string, handler: RouteHandler): this {
+    return this.on("PATCH", pattern, handler);
+  }
+
+  /** Adds a route for every method. */
+  all(pattern: string, handler: RouteHandler): this {
+    return this.on("*", pattern, handler);
+  }
+
+  /**
+   * Hands everything under `prefix` to `target`, with the prefix stripped
+   * from the URL the target sees: mounted at "/static", a request for
+   * "/static/a.css" reaches the target as "/a.css".
+   */
+  mount(prefix: string, target: Mountable): this {
+    const base = prefix.replace(/\/+$/, "");
+    if (!base.startsWith("/")) throw new TypeError(`mount prefix must start with "/": ${prefix}`);
+    const fetch = typeof target === "function" ? target : target.fetch.bind(target);
+    const handler: RouteHandler = (request, ctx) => {
+      const url = new URL(request.url);
+      url.pathname = url.pathname.slice(base.length) || "/";
+      const inner = new Request(url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal: request.signal,
+        // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
+        duplex: "half",
+      });
+      return fetch(inner, ctx);
+    };
+    this.#trie.add("*", base + "/*", handler);
+    return this;
+  }
+
+  /** The router as a fetch handler: `serve({ fetch: router.fetch })`, `app.mount("/x", router.fetch)`. */
+  readonly fetch: Handler = (request, info) => this.#dispatch(request, info);
+
+  #dispatch(request: Request, info: ServeHandlerInfo | undefined): Response | Promise<Response> {
+    const method = request.method;
+    const path = pathOf(request.url);
+    const found = this.#trie.match(path, (m) => m.has(method) || m.has("*") || (method === "HEAD" && m.has("GET")));
+    if (found === null) {
+      const any = this.#trie.match(path);
+      if (any === null) return new Response("Not Found\n", { status: 404, headers: TEXT });
+      const allow = allowed(any.methods);
+      if (method === "OPTIONS") return new Response(null, { status: 204, headers: { allow } });
+      return new Response("Method Not Allowed\n", { status: 405, headers: { ...TEXT, allow } });
+    }
+    const entry = found.methods.get(method) ?? found.methods.get("*") ?? found.methods.get("GET")!;
+    const params: Record<string, string> = {};
+    for (let i = 0; i < entry.names.length; i++) {
+      const value = decode(found.values[i]);
+      if (value === null) {
+        return new Response(`Bad Request: malformed percent-encoding in ${found.values[i]}\n`, {
+          status: 400,
+          headers: TEXT,
+        });
+      }
+      params[entry.names[i]] = value;
+    }
+    const result = entry.value(request, new Context(request, info, params));
+    if (method === "HEAD" && !found.methods.has("HEAD") && !found.methods.has("*")) return dropBody(result);
+    return result;
+  }
+}
+
+const TEXT = { "content-type": "text/plain; charset=utf-8" };
+
+async function dropBody(result: Response | Promise<Response>): Promise<Response> {
+  const r = await result;
+  if (r.body === null) return r;
+  void r.body.cancel().catch(() => {});
+  return new Response(null, { status: r.status, statusText: r.statusText, headers: r.headers });
+}
