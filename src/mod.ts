@@ -35,3 +35,10 @@ export { escapeHtml, Html, html, htmlResponse, unsafeHtml } from "./html/html.ts
 export type { HtmlValue } from "./html/html.ts";
 export { Fields, form, query } from "./forms/fields.ts";
 export type { FormOptions } from "./forms/fields.ts";
+export { servlet } from "./continuations/servlet.ts";
+export type { EmbeddedHandler, Page, Servlet, ServletOptions, Web } from "./continuations/servlet.ts";
+export { Instance, lruManager, noneManager } from "./continuations/manager.ts";
+export type { Continuation, ContinuationManager, LruOptions, Parked, Responder } from "./continuations/manager.ts";
+export { StatelessCodec } from "./continuations/stateless.ts";
+export type { Decoded, StatelessOptions } from "./continuations/stateless.ts";
+export type { Entry, HeaderPolicy, RecordEntry, RequestEntry } from "./continuations/log.ts";

@@ -17,6 +17,12 @@ export interface RouteContext extends ServeHandlerInfo {
   readonly params: Record<string, string>;
   /** The request URL, parsed once, on first use. */
   readonly url: URL;
+  /**
+   * The path prefixes stripped by the mounts this request went through,
+   * joined ("" at the top). A mounted handler that writes absolute links
+   * into its pages (a servlet's k-URLs) puts this in front.
+   */
+  readonly mountPath: string;
 }
 
 /** A route handler: a fetch handler that also gets the route's params. */
@@ -42,6 +48,10 @@ class Context implements RouteContext {
 
   get url(): URL {
     return this.#url ??= new URL(this.#request.url);
+  }
+
+  get mountPath(): string {
+    return (this.#info as Partial<RouteContext> | undefined)?.mountPath ?? "";
   }
 
   get remoteAddr(): NetAddr {
@@ -174,7 +184,7 @@ export class Router {
         // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
         duplex: "half",
       });
-      return fetch(inner, ctx);
+      return fetch(inner, new MountInfo(ctx, ctx.mountPath + base));
     };
     this.#trie.add("*", base + "/*", handler);
     return this;
@@ -213,6 +223,26 @@ export class Router {
 }
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
+
+// What a mounted handler gets as its info: the request's info plus the
+// prefix stripped so far.
+class MountInfo implements ServeHandlerInfo {
+  readonly mountPath: string;
+  #ctx: RouteContext;
+  constructor(ctx: RouteContext, mountPath: string) {
+    this.#ctx = ctx;
+    this.mountPath = mountPath;
+  }
+  get remoteAddr(): NetAddr {
+    return this.#ctx.remoteAddr;
+  }
+  get completed(): Promise<void> {
+    return this.#ctx.completed;
+  }
+  get group(): ResourceGroup {
+    return this.#ctx.group;
+  }
+}
 
 async function dropBody(result: Response | Promise<Response>): Promise<Response> {
   const r = await result;

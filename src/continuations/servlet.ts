@@ -1,0 +1,438 @@
+/**
+ * `servlet()`: handlers written in direct style across requests, after the
+ * Racket web server's `send/suspend`.
+ *
+ * A servlet is an async function of `web`. `web.sendSuspend(makePage)`
+ * answers the current request with `makePage(kUrl)` and parks the function
+ * until a request arrives at `kUrl`; that request is what the call returns.
+ *
+ * How resumption works. Every suspension is also recorded as a replay log —
+ * the inputs (requests, `web.record` values) from the start to that point.
+ * The newest suspension of a run resumes the parked function directly (the
+ * one-shot fast path). Any other — the back button, a reload, a cloned
+ * window — re-runs the servlet from the start, answering each earlier step
+ * from the log, and continues live from there. So a servlet must be
+ * deterministic apart from `web.record(fn)`, whose result is logged.
+ *
+ * @module
+ */
+
+import { ResourceGroup } from "../groups/group.ts";
+import { HttpError } from "../http/errors.ts";
+import { escapeHtml, Html, htmlResponse } from "../html/html.ts";
+import type { Handler, ServeHandlerInfo } from "../types.ts";
+import { type Entry, entryOf, entrySize, type HeaderPolicy, type RequestEntry, requestOf } from "./log.ts";
+import {
+  type Continuation,
+  type ContinuationManager,
+  Instance,
+  lruManager,
+  type Parked,
+  type Responder,
+} from "./manager.ts";
+import { StatelessCodec, type StatelessOptions } from "./stateless.ts";
+
+/** What a servlet or a page builder may produce. */
+export type Page = Response | Html;
+
+/** An embedded handler of `sendSuspendDispatch`. */
+export type EmbeddedHandler<T> = (request: Request) => T | Promise<T>;
+
+/** The web-interaction operations a servlet gets. */
+export interface Web {
+  /** The request being answered now (the start, or the last resumption). */
+  readonly request: Request;
+  /** The instance's group: adopted resources close when the session ends. */
+  readonly group: ResourceGroup;
+  /** Sends `makePage(kUrl)` and resolves with the request that later arrives at kUrl. */
+  sendSuspend(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request>;
+  /**
+   * Sends `makePage(embedUrl)`; `embedUrl(handler)` makes a URL whose handler's
+   * result becomes the value of this call. For pages with several links or buttons.
+   */
+  sendSuspendDispatch<T>(
+    makePage: (embedUrl: (handler: EmbeddedHandler<T>) => string) => Page | Promise<Page>,
+  ): Promise<T>;
+  /** Drops every earlier continuation of this instance, then suspends. */
+  sendForward(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request>;
+  /** Answers now and abandons the rest of the run, from any depth. */
+  sendBack(page: Page): Promise<never>;
+  /** Drops every continuation of this instance, answers, and ends the run. */
+  sendFinish(page: Page): Promise<never>;
+  /** Post-Redirect-Get: answers 303 to a fresh k-URL and resolves with the GET that follows. */
+  redirectGet(): Promise<Request>;
+  /** Runs `fn` once and logs its (JSON) result; a replay returns the logged value. */
+  record<T>(fn: () => T | Promise<T>): Promise<T>;
+}
+
+/** Options of {@link servlet}. */
+export interface ServletOptions {
+  /** What keeps continuations; default `lruManager()`. Ignored in stateless mode. */
+  manager?: ContinuationManager;
+  /** Carry the replay log in the URL, signed, instead of keeping it. */
+  stateless?: StatelessOptions;
+  /** The answer for an expired or unknown k-URL; default a 404 page that says so. */
+  onExpired?: (request: Request) => Response | Promise<Response>;
+  /**
+   * The path k-URLs live under. Default: the mount path a Router passes
+   * (`router.mount("/sum", servlet(...))` → "/sum"), else "".
+   */
+  base?: string;
+  /** Largest request body a servlet step accepts (bodies are logged). Default 64 KiB. */
+  maxInputBytes?: number;
+  /** The group instances are children of; default a group of the servlet's own. */
+  group?: ResourceGroup;
+}
+
+/** A servlet: a fetch handler, with its manager and group. */
+export interface Servlet extends Handler {
+  /** The continuation manager (stateful mode). */
+  readonly manager: ContinuationManager;
+  /** The group every instance's group is a child of; shut it down to end every session. */
+  readonly group: ResourceGroup;
+}
+
+const ABANDON = Symbol("abandon the run");
+const EXPIRED = Symbol("continuation expired");
+const K_PATH = /^\/k\/([A-Za-z0-9_-]{22})(?:\/(\d{1,4}))?$/;
+const S_PATH = /^\/s\/([A-Za-z0-9_-]+)(?:\/(\d{1,4}))?$/;
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function toResponse(page: unknown): Response {
+  if (page instanceof Response) return page;
+  if (page instanceof Html) return htmlResponse(page);
+  throw new TypeError(`a servlet page must be a Response or html\`…\`, not ${typeof page}`);
+}
+
+function splitUrl(url: string): { origin: string; path: string } {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return { origin: url, path: "/" };
+  let end = url.length;
+  for (let i = start; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3f || c === 0x23) {
+      end = i;
+      break;
+    }
+  }
+  return { origin: url.slice(0, start), path: url.slice(start, end) };
+}
+
+function deferred(): Responder & { promise: Promise<Response> } {
+  let resolve!: (r: Response) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<Response>((a, b) => {
+    resolve = a;
+    reject = b;
+  });
+  return { promise, resolve, reject };
+}
+
+interface ServletState {
+  fn: (web: Web) => Page | Promise<Page>;
+  manager: ContinuationManager;
+  codec: StatelessCodec | null;
+  headers: HeaderPolicy;
+  maxInputBytes: number;
+}
+
+/** One execution of the servlet function, live or replaying a log. */
+class Run implements Web {
+  request!: Request;
+  readonly #state: ServletState;
+  readonly #instance: Instance;
+  readonly #replay: Entry[];
+  readonly #origin: string;
+  readonly #base: string;
+  #cursor = 0;
+  #log: Entry[] = [];
+  #pending: { request: Request; dispatch: number | undefined } | null;
+  #responder: Responder | null;
+
+  constructor(
+    state: ServletState,
+    instance: Instance,
+    replay: Entry[],
+    pending: { request: Request; dispatch: number | undefined } | null,
+    responder: Responder,
+    origin: string,
+    base: string,
+  ) {
+    this.#state = state;
+    this.#instance = instance;
+    this.#replay = replay;
+    this.#pending = pending;
+    this.#responder = responder;
+    this.#origin = origin;
+    this.#base = base;
+  }
+
+  get group(): ResourceGroup {
+    return this.#instance.group;
+  }
+
+  /** Runs the servlet; `start` is the request that begins a fresh instance. */
+  async run(start: { request: Request; path: string } | null): Promise<void> {
+    this.#instance.runs++;
+    try {
+      let first: RequestEntry;
+      if (start) {
+        first = await entryOf(start.request, start.path, this.#state.headers, this.#state.maxInputBytes);
+      } else {
+        const e = this.#replay[this.#cursor++];
+        if (e?.t !== "req") throw new Error("servlet log does not start with a request");
+        first = e;
+      }
+      this.#log.push(first);
+      this.request = requestOf(first, this.#origin, this.#base);
+      const result = await this.#state.fn(this);
+      this.#respond(toResponse(result));
+    } catch (e) {
+      if (e !== ABANDON && e !== EXPIRED) {
+        if (this.#responder) this.#responder.reject(e);
+        else console.error("portico: servlet failed after answering:", e);
+      }
+    } finally {
+      this.#responder = null;
+      this.#instance.runs--;
+      this.#instance.closeIfIdle();
+    }
+  }
+
+  #respond(response: Response): void {
+    const r = this.#responder;
+    this.#responder = null;
+    r?.resolve(response);
+  }
+
+  #nondeterministic(expected: string): never {
+    throw new Error(
+      `servlet is not deterministic: step ${this.#cursor} of its log is not ${expected}; ` +
+        "effects must go through web.record()",
+    );
+  }
+
+  // The next input: from the replay log, or the request that resumed this
+  // replay, or null when the run must suspend live.
+  async #input(dispatch: boolean): Promise<RequestEntry | null> {
+    if (this.#cursor < this.#replay.length) {
+      const e = this.#replay[this.#cursor++];
+      if (e.t !== "req" || (e.n !== undefined) !== dispatch) {
+        this.#nondeterministic(dispatch ? "a dispatch" : "a request");
+      }
+      this.#log.push(e);
+      return e;
+    }
+    const p = this.#pending;
+    if (p === null) return null;
+    this.#pending = null;
+    if ((p.dispatch !== undefined) !== dispatch) {
+      throw new HttpError("BAD_REQUEST", "that link does not belong to this page");
+    }
+    const e = await entryOf(p.request, "", this.#state.headers, this.#state.maxInputBytes, p.dispatch);
+    this.#log.push(e);
+    return e;
+  }
+
+  async #suspend(build: (url: string) => Page | Promise<Page>, dispatch: boolean, embeds: () => number) {
+    const { manager, codec } = this.#state;
+    if (codec) {
+      const url = this.#base + "/s/" + await codec.encode(this.#instance.id, this.#log);
+      this.#respond(toResponse(await build(url)));
+      throw ABANDON; // nothing is kept: the URL carries the run
+    }
+    const log = this.#log.slice();
+    let bytes = 0;
+    for (const e of log) bytes += entrySize(e);
+    const k: Continuation = {
+      id: randomId(),
+      instance: this.#instance,
+      log,
+      bytes,
+      expires: Date.now() + manager.ttl,
+      dispatch,
+      embeds: 0,
+      park: null,
+    };
+    const page = toResponse(await build(this.#base + "/k/" + k.id));
+    k.embeds = embeds();
+    const resumed = new Promise<{ request: Request; respond: Responder; dispatch: number | undefined }>(
+      (resolve, reject) => {
+        const park: Parked = {
+          resume: (request, respond, n) => resolve({ request, respond, dispatch: n }),
+          expire: () => reject(EXPIRED),
+        };
+        k.park = park;
+      },
+    );
+    manager.add(k);
+    this.#respond(page);
+    const r = await resumed;
+    this.#responder = r.respond;
+    const e = await entryOf(r.request, "", this.#state.headers, this.#state.maxInputBytes, r.dispatch);
+    this.#log.push(e);
+    return e;
+  }
+
+  async sendSuspend(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
+    const e = await this.#input(false) ?? await this.#suspend(makePage, false, () => 0);
+    return this.request = requestOf(e, this.#origin, this.#base);
+  }
+
+  async sendSuspendDispatch<T>(
+    makePage: (embedUrl: (handler: EmbeddedHandler<T>) => string) => Page | Promise<Page>,
+  ): Promise<T> {
+    const handlers: EmbeddedHandler<T>[] = [];
+    let e = await this.#input(true);
+    if (e) {
+      await makePage((h) => (handlers.push(h), "")); // re-registers the page's handlers
+    } else {
+      e = await this.#suspend(
+        (url) => makePage((h) => url + "/" + (handlers.push(h) - 1)),
+        true,
+        () => handlers.length,
+      );
+    }
+    const handler = handlers[e.n!];
+    if (!handler) throw new HttpError("BAD_REQUEST", "no such link on that page");
+    this.request = requestOf(e, this.#origin, this.#base);
+    return await handler(this.request);
+  }
+
+  sendForward(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
+    if (this.#cursor >= this.#replay.length && this.#pending === null) {
+      this.#state.manager.dropInstance(this.#instance);
+    }
+    return this.sendSuspend(makePage);
+  }
+
+  sendBack(page: Page): Promise<never> {
+    this.#respond(toResponse(page));
+    return Promise.reject(ABANDON);
+  }
+
+  sendFinish(page: Page): Promise<never> {
+    this.#state.manager.dropInstance(this.#instance);
+    return this.sendBack(page);
+  }
+
+  redirectGet(): Promise<Request> {
+    return this.sendSuspend((url) => new Response(null, { status: 303, headers: { location: url } }));
+  }
+
+  async record<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.#cursor < this.#replay.length) {
+      const e = this.#replay[this.#cursor++];
+      if (e.t !== "rec") this.#nondeterministic("a recorded value");
+      this.#log.push(e);
+      return e.v as T;
+    }
+    const v = await fn();
+    this.#log.push({ t: "rec", v });
+    return v;
+  }
+}
+
+function expiredPage(base: string): Response {
+  return htmlResponse(
+    new Html(
+      `<!doctype html><title>Page expired</title><h1>This page has expired</h1>` +
+        `<p>The link you followed belonged to a session that has ended or timed out.</p>` +
+        `<p><a href="${escapeHtml(base || "/")}">Start again</a></p>`,
+    ),
+    { status: 404 },
+  );
+}
+
+/**
+ * Makes a fetch handler from a servlet function. Mount it under a prefix;
+ * its k-URLs live under that prefix.
+ *
+ * @example
+ * ```ts
+ * import { html, Router, serve, servlet, type Web } from "portico";
+ *
+ * async function getNumber(web: Web, label: string): Promise<number> {
+ *   const req = await web.sendSuspend((kUrl) => html`
+ *     <form action="${kUrl}" method="get">${label}
+ *       <input type="text" name="number"><input type="submit"></form>`);
+ *   return Number(new URL(req.url).searchParams.get("number"));
+ * }
+ *
+ * const router = new Router();
+ * router.mount("/sum", servlet(async (web) => {
+ *   const a = await getNumber(web, "First number:");
+ *   const b = await getNumber(web, "Second number:");
+ *   return html`<p>The sum is ${a + b}</p>`;
+ * }));
+ * serve({ fetch: router.fetch });
+ * ```
+ */
+export function servlet(fn: (web: Web) => Page | Promise<Page>, options: ServletOptions = {}): Servlet {
+  const group = options.group ?? new ResourceGroup({ name: "servlet" });
+  const manager = options.manager ?? lruManager();
+  group.defer(() => manager.close());
+  const codec = options.stateless ? new StatelessCodec(options.stateless) : null;
+  const state: ServletState = {
+    fn,
+    manager,
+    codec,
+    headers: codec ? "minimal" : "all",
+    maxInputBytes: options.maxInputBytes ?? 64 * 1024,
+  };
+
+  const expired = (request: Request, base: string) =>
+    options.onExpired ? options.onExpired(request) : expiredPage(base);
+
+  const handler = async (request: Request, info?: ServeHandlerInfo): Promise<Response> => {
+    const base = options.base ?? (info as { mountPath?: string } | undefined)?.mountPath ?? "";
+    const split = splitUrl(request.url);
+    const origin = split.origin;
+    // Mounted through a Router the prefix is already gone; with an explicit
+    // base and no Router it is still there.
+    const path = base && split.path.startsWith(base + "/") ? split.path.slice(base.length) : split.path;
+    const responder = deferred();
+
+    const k = K_PATH.exec(path);
+    if (k) {
+      const cont = manager.get(k[1]);
+      const n = k[2] === undefined ? undefined : Number(k[2]);
+      if (!cont || (n !== undefined) !== cont.dispatch || (n !== undefined && n >= cont.embeds)) {
+        return expired(request, base);
+      }
+      if (cont.park) {
+        const park = cont.park;
+        cont.park = null; // one shot: later visits replay
+        park.resume(request, responder, n);
+      } else {
+        const run = new Run(state, cont.instance, cont.log, { request, dispatch: n }, responder, origin, base);
+        void run.run(null);
+      }
+      return responder.promise;
+    }
+
+    const s = S_PATH.exec(path);
+    if (s && codec) {
+      const decoded = await codec.decode(s[1]);
+      if (decoded === "expired") return expired(request, base);
+      if (decoded === "invalid") throw new HttpError("BAD_REQUEST", "invalid or tampered continuation URL");
+      const n = s[2] === undefined ? undefined : Number(s[2]);
+      const instance = new Instance(decoded.instance, group);
+      const run = new Run(state, instance, decoded.log, { request, dispatch: n }, responder, origin, base);
+      void run.run(null);
+      return responder.promise;
+    }
+
+    const instance = new Instance(randomId(), group);
+    const run = new Run(state, instance, [], null, responder, origin, base);
+    void run.run({ request, path });
+    return responder.promise;
+  };
+  return Object.assign(handler, { manager, group });
+}
