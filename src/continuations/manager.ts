@@ -10,7 +10,7 @@
  * @module
  */
 
-import { ResourceGroup } from "../groups/group.ts";
+import type { ResourceGroup } from "../groups/group.ts";
 import { clearInterval, setInterval } from "node:timers";
 import type { Entry } from "./log.ts";
 
