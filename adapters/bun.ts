@@ -37,7 +37,7 @@ interface BunApi {
     hostname: string;
     port: number;
     allowHalfOpen?: boolean;
-    exclusive?: boolean;
+    reusePort?: boolean;
     tls?: { cert: string; key: string };
     socket: {
       open(s: BunSocket): void;
@@ -165,7 +165,7 @@ export const bunAdapter: SocketAdapter = {
       hostname: options.hostname,
       port: options.port,
       allowHalfOpen: true,
-      exclusive: !options.reusePort,
+      reusePort: options.reusePort ?? false,
       tls: options.tls ? { cert: options.tls.cert, key: options.tls.key } : undefined,
       socket: {
         open(s) {

@@ -230,8 +230,9 @@ export const denoAdapter: SocketAdapter = {
           raw = await listener.accept();
         } catch (e) {
           if (closed) return;
-          // Out of descriptors and the like: wait, then try again.
-          console.error("portico: accept error:", e);
+          // Out of descriptors and the like: wait, then try again, with the
+          // wait doubling so that a persistent failure neither spins nor floods the log.
+          if (backoff === 10) console.error("portico: accept error:", (e as Error).message ?? e);
           await new Promise((r) => setTimeout(r, backoff));
           backoff = Math.min(backoff * 2, 1000);
           continue;

@@ -101,8 +101,21 @@ export const nodeAdapter: SocketAdapter = {
       if (options.reusePort) listenOptions.reusePort = true;
       server.listen(listenOptions, () => {
         server.off("error", onListenError);
-        // Accept errors (EMFILE and the like) are reported, never fatal.
-        server.on("error", (e) => console.error("portico: accept error:", e));
+        // Accept errors (EMFILE and the like) are reported, never fatal;
+        // libuv sheds the pending connection and keeps listening. The log is
+        // rate-limited: out of descriptors, every accept fails.
+        let lastLog = 0;
+        let suppressed = 0;
+        server.on("error", (e) => {
+          const now = Date.now();
+          if (now - lastLog < 1000) {
+            suppressed++;
+            return;
+          }
+          console.error(`portico: accept error${suppressed ? ` (and ${suppressed} more)` : ""}:`, e.message);
+          lastLog = now;
+          suppressed = 0;
+        });
         const a = server.address() as net.AddressInfo;
         resolve({
           addr: addr(a.address, a.port),

@@ -42,3 +42,13 @@ export type { Continuation, ContinuationManager, LruOptions, Parked, Responder }
 export { StatelessCodec } from "./continuations/stateless.ts";
 export type { Decoded, StatelessOptions } from "./continuations/stateless.ts";
 export type { Entry, HeaderPolicy, RecordEntry, RequestEntry } from "./continuations/log.ts";
+export { supervise } from "./workers/supervisor.ts";
+export type {
+  SuperviseOptions,
+  Supervisor,
+  WorkerExit,
+  WorkerLauncher,
+  WorkerProcess,
+} from "./workers/supervisor.ts";
+export { subprocessLauncher } from "./workers/spawn.ts";
+export { stopOnSignal, WORKER_ENV, workerId } from "./workers/worker.ts";

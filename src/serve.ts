@@ -9,6 +9,7 @@ import type { Listener, NetAddr, SocketAdapter } from "./adapter.ts";
 import { ResourceGroup } from "./groups/group.ts";
 import { DEFAULT_LIMITS } from "./http/parser.ts";
 import { DEFAULT_TIMEOUTS, ServerCore } from "./server/core.ts";
+import { stopOnSignal, workerId } from "./workers/worker.ts";
 import type { Handler, ServeInit, ServeOptions, Server } from "./types.ts";
 import { clearTimeout, setTimeout } from "node:timers";
 
@@ -173,5 +174,7 @@ export function serve(handler: Handler, options?: ServeOptions): Server;
 /** `serve(options, handler)`, the `Deno.serve` order. */
 export function serve(options: ServeOptions, handler: Handler): Server;
 export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Handler): Server {
-  return new PorticoServer(normalise(a, b));
+  const server = new PorticoServer(normalise(a, b));
+  if (workerId() !== null) stopOnSignal(server);
+  return server;
 }

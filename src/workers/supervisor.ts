@@ -1,0 +1,226 @@
+/**
+ * A supervisor of worker processes: the fork/reap server, grown up.
+ *
+ * It runs N copies of the current program as workers on one port, collects
+ * every exit (so no zombie is left), restarts a worker that dies — with
+ * exponential backoff, and not at all once the program crash-loops — and
+ * turns SIGTERM/SIGINT into a graceful shutdown of every worker within a
+ * deadline, killing what remains after it. Starts, exits and restarts are
+ * logged.
+ *
+ * How workers share the port is the runtime's business: Node forks through
+ * `node:cluster` (the primary accepts and hands connections out), Deno
+ * (`Deno.Command`, adapters/deno_workers.ts) and Bun (`node:child_process`)
+ * start plain subprocesses that listen with `reusePort` (the kernel spreads
+ * connections).
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { clearTimeout, setTimeout } from "node:timers";
+import { WORKER_ENV } from "./worker.ts";
+
+/** How a worker process ended. */
+export interface WorkerExit {
+  /** Exit status, or null when a signal ended it. */
+  code: number | null;
+  /** The signal that ended it, or null. */
+  signal: string | null;
+}
+
+/** A running worker process. */
+export interface WorkerProcess {
+  /** Its process id. */
+  readonly pid: number;
+  /** Settles once the process has exited and been reaped. */
+  readonly exited: Promise<WorkerExit>;
+  /** Sends a signal. */
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+}
+
+/** Starts worker processes: copies of the current program, told their id through the environment. */
+export interface WorkerLauncher {
+  /** Starts worker `id` with `env` added to the environment. */
+  launch(id: number, env: Record<string, string>): WorkerProcess;
+}
+
+/** Options of {@link supervise}. */
+export interface SuperviseOptions {
+  /** How many workers. Default: the number of CPUs. */
+  workers?: number;
+  /** How to start them; default: `node:cluster` on Node, subprocesses on Deno and Bun. */
+  launcher?: WorkerLauncher;
+  /** Graceful-shutdown deadline in ms, after which remaining workers are killed. Default 10 000. */
+  shutdownTimeout?: number;
+  /** First restart delay in ms, doubled for each recent failure. Default 100. */
+  backoff?: number;
+  /** Longest restart delay in ms. Default 5 000. */
+  maxBackoff?: number;
+  /** More than this many restarts within `crashWindow` ms means a crash loop. Default 5. */
+  maxRestarts?: number;
+  /** The window, in ms, in which restarts are counted. Default 10 000. */
+  crashWindow?: number;
+  /** Where log lines go. Default: `console.log`, prefixed with "[portico]". */
+  log?: (line: string) => void;
+  /** Turn SIGTERM and SIGINT into `shutdown()`. Default true. */
+  handleSignals?: boolean;
+}
+
+/** A running supervisor. */
+export interface Supervisor {
+  /** Settles when every worker has exited after `shutdown()`; rejects when the program crash-loops. */
+  readonly finished: Promise<void>;
+  /** The live workers. */
+  readonly workers: ReadonlyArray<{ id: number; pid: number }>;
+  /** Graceful: SIGTERM every worker, wait up to the deadline, SIGKILL the rest. */
+  shutdown(): Promise<void>;
+}
+
+async function defaultLauncher(): Promise<WorkerLauncher> {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (g.Deno !== undefined) return (await import("../../adapters/deno_workers.ts")).denoLauncher();
+  if (g.Bun !== undefined) return (await import("./spawn.ts")).subprocessLauncher();
+  return (await import("../../adapters/node_cluster.ts")).clusterLauncher;
+}
+
+/**
+ * Runs the current program as `workers` supervised worker processes. Call it
+ * in the primary; in a worker (`workerId() !== null`) start the server, with
+ * `reusePort: true`.
+ *
+ * @example
+ * ```ts
+ * import { serve, supervise, workerId } from "portico";
+ * if (workerId() === null) {
+ *   supervise({ workers: 4 });
+ * } else {
+ *   serve({ port: 8000, reusePort: true, fetch: () => new Response(`worker ${workerId()}`) });
+ * }
+ * ```
+ */
+export function supervise(options: SuperviseOptions = {}): Supervisor {
+  const count = options.workers ?? (navigator.hardwareConcurrency || 1);
+  const deadline = options.shutdownTimeout ?? 10_000;
+  const backoff = options.backoff ?? 100;
+  const maxBackoff = options.maxBackoff ?? 5_000;
+  const maxRestarts = options.maxRestarts ?? 5;
+  const window = options.crashWindow ?? 10_000;
+  const log = options.log ?? ((line: string) => console.log(`[portico] ${line}`));
+
+  const live = new Map<number, WorkerProcess>();
+  const restarts: number[] = [];
+  const pendingRestarts = new Set<ReturnType<typeof setTimeout>>();
+  let stopping = false;
+  let resolveFinished!: () => void;
+  let rejectFinished!: (e: Error) => void;
+  const finished = new Promise<void>((resolve, reject) => {
+    resolveFinished = resolve;
+    rejectFinished = reject;
+  });
+  let launcher: WorkerLauncher | null = options.launcher ?? null;
+  let failure: Error | null = null;
+  let shutdownPromise: Promise<void> | null = null;
+
+  const start = (id: number) => {
+    const w = launcher!.launch(id, { [WORKER_ENV]: String(id) });
+    live.set(id, w);
+    log(`worker ${id} started (pid ${w.pid})`);
+    void w.exited.then((exit) => {
+      if (live.get(id) === w) live.delete(id);
+      const how = exit.signal ? `signal ${exit.signal}` : `status ${exit.code}`;
+      log(`worker ${id} (pid ${w.pid}) exited with ${how}`);
+      if (stopping) {
+        if (live.size === 0) settle();
+        return;
+      }
+      const now = Date.now();
+      while (restarts.length > 0 && restarts[0] < now - window) restarts.shift();
+      if (restarts.length >= maxRestarts) {
+        failure = new Error(
+          `worker ${id} keeps dying (${restarts.length + 1} exits within ${window} ms): ` +
+            `the program is crash-looping; not restarting it`,
+        );
+        log(failure.message);
+        void shutdown();
+        return;
+      }
+      restarts.push(now);
+      const delay = Math.min(maxBackoff, backoff * 2 ** (restarts.length - 1));
+      log(`restarting worker ${id} in ${delay} ms`);
+      const t = setTimeout(() => {
+        pendingRestarts.delete(t);
+        if (!stopping) start(id);
+      }, delay);
+      pendingRestarts.add(t);
+    });
+  };
+
+  const settle = () => {
+    if (signalsInstalled) {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    }
+    if (failure) rejectFinished(failure);
+    else resolveFinished();
+  };
+
+  const shutdown = (): Promise<void> => {
+    if (shutdownPromise) return shutdownPromise;
+    stopping = true;
+    for (const t of pendingRestarts) clearTimeout(t);
+    pendingRestarts.clear();
+    shutdownPromise = (async () => {
+      if (live.size === 0) {
+        settle();
+        return;
+      }
+      log(`stopping ${live.size} worker(s), deadline ${deadline} ms`);
+      const all = [...live.values()];
+      for (const w of all) w.kill("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), deadline)));
+      const outcome = await Promise.race([Promise.all(all.map((w) => w.exited)), timeout]);
+      clearTimeout(timer);
+      if (outcome === "timeout") {
+        for (const w of live.values()) {
+          log(`worker (pid ${w.pid}) did not stop within ${deadline} ms: killing it`);
+          w.kill("SIGKILL");
+        }
+        await Promise.all(all.map((w) => w.exited));
+      }
+      await finished.catch(() => {});
+    })();
+    return shutdownPromise;
+  };
+
+  const onSignal = (signal: string) => {
+    log(`received ${signal}: shutting down`);
+    void shutdown();
+  };
+  const signalsInstalled = options.handleSignals !== false;
+  if (signalsInstalled) {
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  }
+
+  void (async () => {
+    try {
+      launcher ??= await defaultLauncher();
+      for (let id = 1; id <= count && !stopping; id++) start(id);
+    } catch (e) {
+      failure = e instanceof Error ? e : new Error(String(e));
+      log(`cannot start workers: ${failure.message}`);
+      stopping = true;
+      settle();
+    }
+  })();
+
+  return {
+    finished,
+    get workers() {
+      return [...live].map(([id, w]) => ({ id, pid: w.pid }));
+    },
+    shutdown,
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The worker side of the supervisor: who am I, and a graceful exit on the
+ * supervisor's SIGTERM.
+ *
+ * @module
+ */
+
+import process from "node:process";
+
+/** The environment variable that carries a worker's id. */
+export const WORKER_ENV = "PORTICO_WORKER_ID";
+
+/**
+ * This process's worker id (1…N) when a supervisor started it, else null.
+ *
+ * @example
+ * ```ts
+ * import { workerId } from "portico";
+ * console.log(workerId() === null ? "primary" : `worker ${workerId()}`);
+ * ```
+ */
+export function workerId(): number | null {
+  const v = process.env[WORKER_ENV];
+  return v === undefined ? null : Number(v);
+}
+
+const servers = new Set<{ shutdown(): Promise<void> }>();
+let installed = false;
+
+/**
+ * In a worker, shuts `server` down gracefully on SIGTERM or SIGINT, so that
+ * in-flight responses finish and the process exits by itself, with status 0.
+ * `serve()` calls this for every server it starts in a worker.
+ */
+export function stopOnSignal(server: { shutdown(): Promise<void> }): void {
+  servers.add(server);
+  if (installed) return;
+  installed = true;
+  // Repeated signals (a process-group kill plus the supervisor's own) must
+  // not turn into the default action halfway through: the first one starts
+  // the graceful stop, later ones are ignored; the supervisor's deadline
+  // (SIGKILL) bounds it.
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void Promise.all([...servers].map((s) => s.shutdown())).then(() => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      // A cluster worker's IPC channel would keep it alive.
+      const p = process as { connected?: boolean; disconnect?: () => void };
+      if (p.connected) p.disconnect?.();
+    });
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
