@@ -1,0 +1,208 @@
+/**
+ * The process model on Linux, under node, deno and bun: a supervisor with
+ * two workers survives `kill -9` of one (replacement within 1 s, no zombie),
+ * turns SIGTERM into a graceful stop that lets a streaming response finish,
+ * and a stateless continuation resumes on whichever worker gets it. A server
+ * limited to 256 descriptors survives 400 concurrent connections.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { commandFor, projectRoot, RUNTIMES } from "../helpers/runtime.ts";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET over a fresh connection (no keep-alive), so each request may reach another worker. */
+function get(port: number, p: string): Promise<{ status: number; body: string; pid: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode!, body, pid: String(res.headers["x-pid"]) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.setTimeout(1000, () => req.destroy(new Error("timeout")));
+  });
+}
+
+interface Sup {
+  child: ChildProcess;
+  out: () => string;
+  port: number;
+  exited: Promise<number | null>;
+  workers: () => Map<string, string>; // id → pid of the latest start
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of running.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
+});
+
+async function startSupervisor(runtime: (typeof RUNTIMES)[number], env: Record<string, string> = {}): Promise<Sup> {
+  const port = await freePort();
+  const [cmd, args] = commandFor(runtime, path.join("test", "fixtures", "cluster.mjs"));
+  const child = spawn(cmd, args, {
+    cwd: projectRoot,
+    env: { ...process.env, PORT: String(port), WORKERS: "2", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.push(child);
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const workers = () => {
+    const m = new Map<string, string>();
+    for (const x of out.matchAll(/SUP worker (\d+) started \(pid (\d+)\)/g)) m.set(x[1], x[2]);
+    return m;
+  };
+  const deadline = Date.now() + 20_000;
+  while ((out.match(/WORKER \d+ LISTENING/g) ?? []).length < 2) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`supervisor did not start\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, out: () => out, port, exited, workers };
+}
+
+function zombiesOf(ppid: number): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === ppid && fields[0] === "Z") found.push(pid);
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return found;
+}
+
+describe.each(RUNTIMES)("workers on %s", (runtime) => {
+  it("keeps answering when a worker is killed -9, replaces it within 1 s, leaves no zombie", async () => {
+    const sup = await startSupervisor(runtime);
+    const victim = sup.workers().get("1")!;
+    let ok = 0;
+    let failed = 0;
+    let loading = true;
+    // Four clients in parallel: a connection handed to the worker at the
+    // moment it dies may hang until its timeout without stalling the others.
+    const load = Promise.all(Array.from({ length: 4 }, async () => {
+      while (loading) {
+        try {
+          const r = await get(sup.port, "/pid");
+          if (r.status === 200) ok++;
+          else failed++;
+        } catch {
+          failed++;
+        }
+      }
+    }));
+    await new Promise((r) => setTimeout(r, 300));
+    const killedAt = Date.now();
+    process.kill(Number(victim), "SIGKILL");
+    let replacedAt = 0;
+    while (Date.now() - killedAt < 3000) {
+      const now = sup.workers().get("1");
+      if (now && now !== victim && /WORKER 1 LISTENING/.test(sup.out().split(`pid ${now})`)[1] ?? "")) {
+        replacedAt = Date.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const okBefore = ok;
+    await new Promise((r) => setTimeout(r, 300));
+    loading = false;
+    await load;
+    expect(sup.out()).toMatch(new RegExp(`worker 1 \\(pid ${victim}\\) exited with signal SIGKILL`));
+    expect(replacedAt - killedAt).toBeGreaterThan(0);
+    expect(replacedAt - killedAt).toBeLessThan(1000);
+    expect(ok).toBeGreaterThan(okBefore); // still answering after the kill
+    expect(failed).toBeLessThan(ok / 10);
+    expect(zombiesOf(sup.child.pid!)).toEqual([]);
+    sup.child.kill("SIGTERM");
+    expect(await sup.exited).toBe(0);
+  }, 30_000);
+
+  it("lets a streaming response finish on SIGTERM, then every worker exits with status 0", async () => {
+    const sup = await startSupervisor(runtime);
+    const streaming = get(sup.port, "/stream");
+    await new Promise((r) => setTimeout(r, 300));
+    sup.child.kill("SIGTERM");
+    const res = await streaming;
+    expect(res.status).toBe(200);
+    expect(res.body.match(/chunk \d/g)).toEqual(["chunk 0", "chunk 1", "chunk 2", "chunk 3", "chunk 4"]);
+    expect(await sup.exited).toBe(0);
+    const exits = [...sup.out().matchAll(/SUP worker \d+ \(pid \d+\) exited with (.*)/g)].map((m) => m[1]);
+    expect(exits).toEqual(["status 0", "status 0"]);
+    expect(sup.out()).toContain("SUP finished");
+  }, 30_000);
+
+  it("resumes a stateless continuation on whichever worker gets the request", async () => {
+    const sup = await startSupervisor(runtime);
+    const pids = new Set<string>();
+    let kUrl = (/action="([^"]+)"/.exec((await get(sup.port, "/sum2/")).body) ?? [])[1];
+    let total = 0;
+    for (let i = 0; i < 12; i++) {
+      const r = await get(sup.port, `${kUrl}?number=${i}`);
+      pids.add(r.pid);
+      if (i % 2 === 0) {
+        total = i;
+        kUrl = (/action="([^"]+)"/.exec(r.body) ?? [])[1];
+        expect(r.body).toContain("Second number:");
+      } else {
+        expect(r.body).toContain(`The sum is ${total + i}`);
+        kUrl = (/action="([^"]+)"/.exec((await get(sup.port, "/sum2/")).body) ?? [])[1];
+      }
+    }
+    expect(pids.size).toBe(2);
+    sup.child.kill("SIGTERM");
+    expect(await sup.exited).toBe(0);
+  }, 30_000);
+
+  it("survives 400 concurrent connections under ulimit -n 256, then answers normally", async () => {
+    const [cmd, args] = commandFor(runtime, path.join("test", "fixtures", "server.mjs"));
+    const quoted = [cmd, ...args].map((a) => `'${a}'`).join(" ");
+    const child = spawn("bash", ["-c", `ulimit -n 256 && exec ${quoted}`], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+    running.push(child);
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    while (!/LISTENING (\d+)/.test(out)) {
+      if (child.exitCode !== null) throw new Error(out);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const port = Number(/LISTENING (\d+)/.exec(out)![1]);
+    const sockets: net.Socket[] = [];
+    await Promise.all(Array.from({ length: 400 }, () =>
+      new Promise<void>((resolve) => {
+        const s = net.connect(port, "127.0.0.1", () => {
+          s.write("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+          resolve();
+        });
+        s.on("error", () => resolve());
+        s.on("data", () => {});
+        sockets.push(s);
+      })
+    ));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(child.exitCode).toBeNull();
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => setTimeout(r, 1500));
+    const r = await get(port, "/hello");
+    expect(r.status).toBe(200);
+    expect(child.exitCode).toBeNull();
+  }, 30_000);
+});
