@@ -20,6 +20,7 @@ import {
   serializeHead,
 } from "../http/response.ts";
 import type { Exchange, HttpConnection } from "./connection.ts";
+import { staticBody } from "./static_body.ts";
 
 const encoder = new TextEncoder();
 
@@ -53,14 +54,7 @@ export async function writeResponse(
   const minor = ex.head.versionMinor;
   const bodiless = isBodiless(status, ex.head.method);
   if (keepAlive && wantsClose(headers)) keepAlive = false;
-  // Bun leaves the default Content-Type of a string body out of
-  // `response.headers` (Bun.serve adds it when sending); it is recovered
-  // from a clone, made before the body is touched, once the body proved to
-  // be a single chunk.
-  const typeProbe = STRING_TYPE_HIDDEN && !bodiless && !headers.has("content-type") ? response.clone() : null;
-  const body = response.body;
   const declared = headers.get("content-length");
-
   const head = (
     framing: ResponseFraming,
     declaredLength: string | null = declared,
@@ -77,6 +71,22 @@ export async function writeResponse(
       declaredLength,
       contentType,
     );
+  // A body that is already complete (undici keeps its source): no streaming.
+  const whole = declared === null ? staticBody(response) : null;
+  if (whole !== null) {
+    const h = head(
+      bodiless ? { kind: "none" } : { kind: "length", length: whole.byteLength },
+      String(whole.byteLength),
+    );
+    conn.write(bodiless ? encodeHead(h) : encodeHead(h, whole));
+    return keepAlive;
+  }
+  // Bun leaves the default Content-Type of a string body out of
+  // `response.headers` (Bun.serve adds it when sending); it is recovered
+  // from a clone, made before the body is touched, once the body proved to
+  // be a single chunk.
+  const typeProbe = STRING_TYPE_HIDDEN && !bodiless && !headers.has("content-type") ? response.clone() : null;
+  const body = response.body;
 
   if (body === null) {
     conn.write(encodeHead(head(bodiless ? { kind: "none" } : { kind: "length", length: 0 })));
