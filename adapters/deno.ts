@@ -220,7 +220,7 @@ export const denoAdapter: SocketAdapter = {
     let closed = false;
     let gate: Promise<void> | null = null;
     let openGate: (() => void) | null = null;
-    void (async () => {
+    const loop = (async () => {
       let backoff = 10;
       while (!closed) {
         if (gate) await gate;
@@ -238,6 +238,15 @@ export const denoAdapter: SocketAdapter = {
           continue;
         }
         backoff = 10;
+        if (closed) {
+          // Accepted just as the listener closed: not ours to serve any more.
+          try {
+            raw.close();
+          } catch {
+            // already closed
+          }
+          return;
+        }
         try {
           raw.setNoDelay?.(true);
         } catch {
@@ -260,7 +269,9 @@ export const denoAdapter: SocketAdapter = {
             // already closed
           }
         }
-        return Promise.resolve();
+        // The socket is released once the pending accept has failed; until
+        // then the kernel would still take connections into the backlog.
+        return loop;
       },
       ref: () => listener.ref(),
       unref: () => listener.unref(),

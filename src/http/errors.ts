@@ -30,7 +30,8 @@ export type HttpErrorCode =
   | "UNSUPPORTED_EXPECTATION"
   | "METHOD_NOT_SUPPORTED"
   | "BODY_INCOMPLETE"
-  | "BAD_REQUEST";
+  | "BAD_REQUEST"
+  | "REQUEST_TIMEOUT";
 
 const STATUS: Record<HttpErrorCode, number> = {
   INVALID_METHOD: 400,
@@ -57,6 +58,7 @@ const STATUS: Record<HttpErrorCode, number> = {
   METHOD_NOT_SUPPORTED: 501,
   BODY_INCOMPLETE: 400,
   BAD_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
 };
 
 /**

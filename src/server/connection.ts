@@ -78,6 +78,7 @@ export class Exchange implements ServeHandlerInfo {
   dispatched = false;
   #abort: AbortController | null = null;
   #group: ResourceGroup | null = null;
+  #aborted = false;
   #completed: Promise<void> | null = null;
   #resolveCompleted: (() => void) | null = null;
 
@@ -105,7 +106,7 @@ export class Exchange implements ServeHandlerInfo {
   get group(): ResourceGroup {
     if (this.#group === null) {
       this.#group = this.connection.group.child({ name: `request ${this.head.method} ${this.head.target}` });
-      if (this.responded) void this.#group.shutdown();
+      if (this.responded || this.#aborted) void this.#group.shutdown();
     }
     return this.#group;
   }
@@ -126,6 +127,8 @@ export class Exchange implements ServeHandlerInfo {
     this.#abort ??= new AbortController();
     this.#abort.abort(reason);
     if (!this.complete) this.body?.error(reason);
+    this.#aborted = true;
+    if (this.#group) void this.#group.shutdown(reason);
   }
 
   /** The response is done: settle `completed`, close the request group. */
@@ -215,7 +218,11 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       // Like node:http, Deno.serve and Bun.serve, a FIN before the response
       // is complete counts as the client going away; the response is still
       // written if the handler produces one (the socket is half-open).
-      if (!ex.responded) ex.abort(new DOMException("The client closed the connection", "AbortError"));
+      if (!ex.responded) {
+        ex.abort(new DOMException("The client closed the connection", "AbortError"));
+        // The handler may still answer; it gets the send timeout to do so.
+        this.#setDeadline("send");
+      }
       return;
     }
     if (this.#stash === null) this.#close();
@@ -418,9 +425,12 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     if (!(response instanceof Response)) {
       return this.#failed(ex, new TypeError(`handler returned ${describe(response)} instead of a Response`));
     }
-    if (this.#closed) {
+    if (this.#closed || this.group.closed) {
+      // The client is gone, or the connection's group was shut down (budget,
+      // server shutdown) while the handler ran: nothing more goes out.
       void response.body?.cancel().catch(() => {});
       ex.finish();
+      this.#destroy();
       return;
     }
     let keepAlive = ex.head.keepAlive && !this.#closing && !this.#peerEnded && !this.core.draining && !this.#parserDead;
@@ -559,7 +569,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     if (kind === "body" && this.#current !== null && !this.#current.complete) {
       this.#parserDead = true;
       this.#closing = true;
-      this.#current.body?.error(new HttpError("BODY_INCOMPLETE", "request body timed out"));
+      this.#current.body?.error(new HttpError("REQUEST_TIMEOUT", "request body timed out"));
       if (this.#current.responded || this.#current.body === null) this.#close();
       return;
     }

@@ -112,16 +112,28 @@ export class ServerCore {
       `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
         `retry-after: 1\r\nconnection: close\r\n\r\n${body}`,
     ));
-    conn.end();
+    // The FIN waits for the request (or 100 ms): closing a socket whose
+    // request bytes arrive afterwards would turn the close into a reset that
+    // can destroy the 503 before the client reads it.
+    let ended = false;
+    const end = () => {
+      if (!ended) {
+        ended = true;
+        conn.end();
+      }
+    };
+    const soon = setTimeout(end, 100);
+    const linger = setTimeout(() => conn.destroy(), 2000);
+    soon.unref?.();
+    linger.unref?.();
     group.defer(() => conn.destroy());
-    const timer = setTimeout(() => conn.destroy(), 2000);
-    timer.unref?.();
     return {
-      onData() {},
+      onData: end,
       onDrain() {},
-      onEnd() {},
+      onEnd: end,
       onClose() {
-        clearTimeout(timer);
+        clearTimeout(soon);
+        clearTimeout(linger);
         void group.shutdown();
       },
     };

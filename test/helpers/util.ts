@@ -26,7 +26,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * last value either way, so the caller's expect() shows what was seen.
  */
 export async function eventually<T>(
-  probe: () => Promise<T>,
+  probe: () => T | Promise<T>,
   done: (value: T) => boolean,
   timeoutMs = 5000,
   intervalMs = 25,
