@@ -43,12 +43,11 @@ export { StatelessCodec } from "./continuations/stateless.ts";
 export type { Decoded, StatelessOptions } from "./continuations/stateless.ts";
 export type { Entry, HeaderPolicy, RecordEntry, RequestEntry } from "./continuations/log.ts";
 export { supervise } from "./workers/supervisor.ts";
-export type {
-  SuperviseOptions,
-  Supervisor,
-  WorkerExit,
-  WorkerLauncher,
-  WorkerProcess,
-} from "./workers/supervisor.ts";
+export type { SuperviseOptions, Supervisor, WorkerExit, WorkerLauncher, WorkerProcess } from "./workers/supervisor.ts";
 export { subprocessLauncher } from "./workers/spawn.ts";
 export { stopOnSignal, WORKER_ENV, workerId } from "./workers/worker.ts";
+export { serveDir } from "./static/serve_dir.ts";
+export type { Dotfiles, ServeDirOptions } from "./static/serve_dir.ts";
+export { serveFile } from "./static/serve_file.ts";
+export type { ServeFileOptions } from "./static/serve_file.ts";
+export type { EtagMode } from "./static/etag.ts";

@@ -60,6 +60,9 @@ describe("Router", () => {
     r.mount("/api/", inner);
     expect(await (await call(r, "POST", "/api/echo?q=1", { body: "data" })).text()).toBe("POST /echo?q=1 data");
     expect((await call(r, "GET", "/apix/echo")).status).toBe(404);
+    const bare = await call(r, "GET", "/api?x=1");
+    expect(bare.status).toBe(308);
+    expect(bare.headers.get("location")).toBe("/api/?x=1");
   });
 
   it("composes with Hono both ways", async () => {

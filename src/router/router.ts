@@ -167,7 +167,9 @@ export class Router {
   /**
    * Hands everything under `prefix` to `target`, with the prefix stripped
    * from the URL the target sees: mounted at "/static", a request for
-   * "/static/a.css" reaches the target as "/a.css".
+   * "/static/a.css" reaches the target as "/a.css". A GET or HEAD for the
+   * bare prefix is redirected (308) to "/static/", so that relative links in
+   * the target's pages resolve under the prefix.
    */
   mount(prefix: string, target: Mountable): this {
     const base = prefix.replace(/\/+$/, "");
@@ -175,6 +177,12 @@ export class Router {
     const fetch = typeof target === "function" ? target : target.fetch.bind(target);
     const handler: RouteHandler = (request, ctx) => {
       const url = new URL(request.url);
+      if (url.pathname === base && (request.method === "GET" || request.method === "HEAD")) {
+        // "/static" and "/static/" would look the same to the target, and
+        // relative links in its pages would resolve against the wrong base.
+        url.pathname = base + "/";
+        return new Response(null, { status: 308, headers: { location: url.pathname + url.search } });
+      }
       url.pathname = url.pathname.slice(base.length) || "/";
       const inner = new Request(url, {
         method: request.method,
