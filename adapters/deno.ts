@@ -10,6 +10,7 @@
  */
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+import { concatBytes } from "../src/http/bytes.ts";
 
 // The part of the Deno namespace this adapter uses, declared here so that
 // the file type-checks under tsc without Deno's global types.
@@ -115,7 +116,7 @@ class DenoConnection implements Conn {
       while (this.#queue.length > 0 && !this.#closed) {
         const q = this.#queue;
         this.#queue = [];
-        const chunk = q.length === 1 ? q[0] : concat(q);
+        const chunk = q.length === 1 ? q[0] : concatBytes(q);
         let off = 0;
         while (off < chunk.byteLength) off += await this.#conn.write(chunk.subarray(off));
         this.#queued -= chunk.byteLength;
@@ -186,18 +187,6 @@ class DenoConnection implements Conn {
   unref(): void {
     if (!this.#closed) this.#conn.unref();
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /**

@@ -7,7 +7,9 @@
  * @module
  */
 
+import { readAll } from "../http/bytes.ts";
 import { HttpError } from "../http/errors.ts";
+import { fromBase64, toBase64 } from "./base64.ts";
 
 /** A request as the servlet saw it: method, path (below the servlet), query, headers, body. */
 export interface RequestEntry {
@@ -41,21 +43,6 @@ export type HeaderPolicy = "all" | "minimal";
 
 const MINIMAL = new Set(["content-type"]);
 
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
-  }
-  return btoa(s);
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 /**
  * Reads a request into a log entry. The body is read whole (these are form
  * submissions) up to `maxBytes`; beyond it, 413.
@@ -72,28 +59,12 @@ export async function entryOf(
   const entry: RequestEntry = { t: "req", m: request.method, p: path, q: qi < 0 ? "" : url.slice(qi), h: [] };
   for (const [k, v] of request.headers) if (headers === "all" || MINIMAL.has(k)) entry.h.push([k, v]);
   if (request.body !== null) {
-    const reader = request.body.getReader();
-    const parts: Uint8Array[] = [];
-    let n = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      n += value.byteLength;
-      if (n > maxBytes) {
-        void reader.cancel().catch(() => {});
-        throw new HttpError("BODY_TOO_LARGE", `servlet input larger than ${maxBytes} bytes`);
-      }
-      parts.push(value);
-    }
-    if (n > 0) {
-      const all = new Uint8Array(n);
-      let at = 0;
-      for (const p of parts) {
-        all.set(p, at);
-        at += p.byteLength;
-      }
-      entry.b = toBase64(all);
-    }
+    const body = await readAll(
+      request.body,
+      maxBytes,
+      () => new HttpError("BODY_TOO_LARGE", `servlet input larger than ${maxBytes} bytes`),
+    );
+    if (body.byteLength > 0) entry.b = toBase64(body);
   }
   if (dispatch !== undefined) entry.n = dispatch;
   return entry;

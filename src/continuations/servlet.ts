@@ -20,6 +20,8 @@
 import { ResourceGroup } from "../groups/group.ts";
 import { HttpError } from "../http/errors.ts";
 import { escapeHtml, Html, htmlResponse } from "../html/html.ts";
+import { splitUrl } from "../http/url.ts";
+import { toBase64Url } from "./base64.ts";
 import type { Handler, ServeHandlerInfo } from "../types.ts";
 import { type Entry, entryOf, entrySize, type HeaderPolicy, type RequestEntry, requestOf } from "./log.ts";
 import {
@@ -98,30 +100,13 @@ const K_PATH = /^\/k\/([A-Za-z0-9_-]{22})(?:\/(\d{1,4}))?$/;
 const S_PATH = /^\/s\/([A-Za-z0-9_-]+)(?:\/(\d{1,4}))?$/;
 
 function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 function toResponse(page: unknown): Response {
   if (page instanceof Response) return page;
   if (page instanceof Html) return htmlResponse(page);
   throw new TypeError(`a servlet page must be a Response or html\`…\`, not ${typeof page}`);
-}
-
-function splitUrl(url: string): { origin: string; path: string } {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return { origin: url, path: "/" };
-  let end = url.length;
-  for (let i = start; i < url.length; i++) {
-    const c = url.charCodeAt(i);
-    if (c === 0x3f || c === 0x23) {
-      end = i;
-      break;
-    }
-  }
-  return { origin: url.slice(0, start), path: url.slice(start, end) };
 }
 
 function deferred(): Responder & { promise: Promise<Response> } {

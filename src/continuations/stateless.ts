@@ -20,6 +20,8 @@
  * @module
  */
 
+import { readAll } from "../http/bytes.ts";
+import { fromBase64Url, toBase64Url } from "./base64.ts";
 import type { Entry } from "./log.ts";
 
 /** Options of stateless mode. */
@@ -41,49 +43,12 @@ const MAX_LOG_BYTES = 1024 * 1024; // a decompression limit, against deflate bom
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function base64url(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function unbase64url(text: string): Uint8Array<ArrayBuffer> | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
-  try {
-    const s = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - text.length % 4) % 4));
-    const out = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-    return out;
-  } catch {
-    return null;
-  }
-}
-
-async function transform(
+function transform(
   data: Uint8Array<ArrayBuffer>,
   stream: CompressionStream | DecompressionStream,
   limit: number,
-) {
-  const reader = new Blob([data]).stream().pipeThrough(stream).getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > limit) {
-      void reader.cancel().catch(() => {});
-      throw new Error("continuation log too large");
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+): Promise<Uint8Array<ArrayBuffer>> {
+  return readAll(new Blob([data]).stream().pipeThrough(stream), limit, () => new Error("continuation log too large"));
 }
 
 /**
@@ -133,7 +98,7 @@ export class StatelessCodec {
     const all = new Uint8Array(payload.length + MAC_BYTES);
     all.set(payload);
     all.set(mac, payload.length);
-    const token = base64url(all);
+    const token = toBase64Url(all);
     if (token.length > this.maxUrlBytes) {
       throw new Error(
         `stateless continuation of ${token.length} bytes exceeds maxUrlBytes (${this.maxUrlBytes}): ` +
@@ -145,7 +110,7 @@ export class StatelessCodec {
 
   /** Verifies and decodes a token; never returns a log that was not signed with the secret. */
   async decode(token: string): Promise<Decoded> {
-    const all = unbase64url(token);
+    const all = fromBase64Url(token);
     if (all === null || all.length < 5 + MAC_BYTES + 1) return "invalid";
     const payload = all.subarray(0, all.length - MAC_BYTES);
     const mac = all.subarray(all.length - MAC_BYTES);

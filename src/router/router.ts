@@ -8,6 +8,7 @@
 
 import type { NetAddr } from "../adapter.ts";
 import { ResourceGroup } from "../groups/group.ts";
+import { splitUrl } from "../http/url.ts";
 import type { Handler, ServeHandlerInfo } from "../types.ts";
 import { type RouteEntry, RouteTrie } from "./trie.ts";
 
@@ -72,21 +73,6 @@ class Context implements RouteContext {
     }
     return this.#group;
   }
-}
-
-/** The path of an absolute URL string, without query or fragment. */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  let end = url.length;
-  for (let i = start; i < url.length; i++) {
-    const c = url.charCodeAt(i);
-    if (c === 0x3f || c === 0x23) {
-      end = i;
-      break;
-    }
-  }
-  return url.slice(start, end);
 }
 
 function decode(value: string): string | null {
@@ -203,7 +189,7 @@ export class Router {
 
   #dispatch(request: Request, info: ServeHandlerInfo | undefined): Response | Promise<Response> {
     const method = request.method;
-    const path = pathOf(request.url);
+    const path = splitUrl(request.url).path;
     const found = this.#trie.match(path, (m) => m.has(method) || m.has("*") || (method === "HEAD" && m.has("GET")));
     if (found === null) {
       const any = this.#trie.match(path);

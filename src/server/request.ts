@@ -11,6 +11,8 @@
  * @module
  */
 
+import { readAll } from "../http/bytes.ts";
+
 /** What the connection gives a request. */
 export interface RequestSource {
   /** The body stream, or null when the message has no body. */
@@ -82,25 +84,7 @@ export class IncomingRequest {
     if (this.#real) return new Uint8Array(await this.#real.arrayBuffer());
     const body = this.#take();
     if (body === null) return new Uint8Array(0);
-    const reader = body.getReader();
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      total += value.byteLength;
-    }
-    if (parts.length === 1 && parts[0].byteOffset === 0 && parts[0].byteLength === parts[0].buffer.byteLength) {
-      return parts[0] as Uint8Array<ArrayBuffer>;
-    }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.byteLength;
-    }
-    return out;
+    return await readAll(body);
   }
 
   /** Reads the whole body into an ArrayBuffer. */

@@ -19,6 +19,7 @@ import {
   type ResponseFraming,
   serializeHead,
 } from "../http/response.ts";
+import { concatBytes } from "../http/bytes.ts";
 import type { Exchange, HttpConnection } from "./connection.ts";
 import { staticBody } from "./static_body.ts";
 
@@ -132,7 +133,9 @@ export async function writeResponse(
     const chunked = minor === 1;
     if (!chunked) keepAlive = false;
     const headBytes = encodeHead(head({ kind: chunked ? "chunked" : "close" }));
-    if (!conn.write(a === null ? headBytes : concat(headBytes, chunked ? encodeChunk(a) : a))) await c.waitDrain();
+    if (!conn.write(a === null ? headBytes : concatBytes([headBytes, chunked ? encodeChunk(a) : a]))) {
+      await c.waitDrain();
+    }
     await pump(c, reader, chunked, pendingRead);
     if (chunked && !c.closed) conn.write(lastChunk());
     return keepAlive;
@@ -157,13 +160,6 @@ async function hiddenType(probe: Response | null): Promise<string | null> {
   if (probe === null) return null;
   const type = (await probe.blob()).type;
   return type === "" ? null : type;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a);
-  out.set(b, a.byteLength);
-  return out;
 }
 
 function write(c: HttpConnection, chunk: Uint8Array): boolean {

@@ -22,7 +22,7 @@ describe("contentType", () => {
     ["html", "application/octet-stream"],
     [".env", "application/octet-stream"],
     ["x.unknownext", "application/octet-stream"],
-  ])("%s → %s", (name, type) => {
-    expect(contentType(name)).toBe(type);
+  ])("%s → %s", async (name, type) => {
+    expect(await contentType(name)).toBe(type);
   });
 });

@@ -5,8 +5,17 @@
  * @module
  */
 
-import mime from "mime";
 import { extname } from "node:path";
+
+interface Mime {
+  getType(ext: string): string | null;
+}
+
+// Loaded on first use rather than imported: under Deno, a program outside
+// this project that imports src/mod.ts has no import map for the bare
+// "mime", and must still be able to use everything but the file server.
+let mime: Promise<Mime> | null = null;
+const loadMime = (): Promise<Mime> => mime ??= import("mime").then((m) => m.default as Mime);
 
 // Types that are text without a `text/` prefix: without a charset,
 // browsers guess one, and may guess wrong.
@@ -20,16 +29,16 @@ const TEXTUAL = new Set(["application/json", "application/javascript", "applicat
  * @example
  * ```ts
  * import { contentType } from "./content_type.ts";
- * contentType("index.html"); // "text/html; charset=utf-8"
- * contentType("logo.png"); // "image/png"
- * contentType("Makefile"); // "application/octet-stream"
+ * await contentType("index.html"); // "text/html; charset=utf-8"
+ * await contentType("logo.png"); // "image/png"
+ * await contentType("Makefile"); // "application/octet-stream"
  * ```
  */
-export function contentType(name: string): string {
+export async function contentType(name: string): Promise<string> {
   // Only the extension: `mime` would also take a bare "html" as one, typing
   // a file literally named "html" as a web page.
   const ext = extname(name);
-  const type = ext === "" ? null : mime.getType(ext.slice(1));
+  const type = ext === "" ? null : (await loadMime()).getType(ext.slice(1));
   if (type === null) return "application/octet-stream";
   return isTextual(type) ? `${type}; charset=utf-8` : type;
 }

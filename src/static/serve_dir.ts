@@ -120,7 +120,7 @@ export function serveDir(options: ServeDirOptions): (request: Request, info?: ob
 
     if (isFile) {
       if (trailingSlash) return statusResponse(404);
-      return sendFile(request, real, contentType(segments[segments.length - 1]), owner, etag);
+      return sendFile(request, real, await contentType(segments[segments.length - 1]), owner, etag);
     }
     if (!isDirectory) return statusResponse(404);
     if (!trailingSlash) {
@@ -133,7 +133,7 @@ export function serveDir(options: ServeDirOptions): (request: Request, info?: ob
       const file = await confine(base, [...segments, index]);
       if (file !== null && !(dotfiles !== "allow" && hasDotSegment(relative(base, file)))) {
         const st = await stat(file).catch(() => null);
-        if (st?.isFile()) return sendFile(request, file, contentType(index), owner, etag);
+        if (st?.isFile()) return sendFile(request, file, await contentType(index), owner, etag);
       }
     }
     if (!listing) return statusResponse(404);

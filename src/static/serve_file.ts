@@ -39,14 +39,14 @@ export interface ServeFileOptions {
  * serve({ fetch: (req, info) => serveFile(req, "./public/index.html", info) });
  * ```
  */
-export function serveFile(
+export async function serveFile(
   request: Request,
   path: string,
   info?: object,
   options: ServeFileOptions = {},
 ): Promise<Response> {
-  if (request.method !== "GET" && request.method !== "HEAD") return Promise.resolve(methodNotAllowed());
-  const type = options.contentType ?? contentType(basename(path));
+  if (request.method !== "GET" && request.method !== "HEAD") return methodNotAllowed();
+  const type = options.contentType ?? await contentType(basename(path));
   return sendFile(request, path, type, requestOwner(info), options.etag ?? true);
 }
 
