@@ -142,21 +142,22 @@ export class RequestParser {
   #handler: ParserHandler;
   #limits: ParserLimits;
   #state = START;
-  // Head bytes that arrived in an earlier chunk, from the start of the
-  // current line: tokens are cut from here once their end arrives.
+  // Head bytes that arrived in an earlier chunk, from the start of the head:
+  // its strings are cut from here once the head is complete.
   #pending: Uint8Array | null = null;
   #pendingLen = 0;
   #mark = 0; // start of the current token
   #valueEnd = 0; // end of the field value without trailing whitespace
-  #lineStart = 0;
-  #headerBytes = 0; // completed field-line bytes of this message
+  #headStart = 0; // where the current head begins in the buffer being parsed
+  #fieldsStart = 0; // offset of the first field line from the head's start
+  #offsets: number[] = []; // token boundaries, relative to the head's start
+  #headerBytes = 0; // trailer bytes of this message
   #versionIndex = 0;
   // Message being built.
   #method = "";
   #target = "";
   #major = 0;
   #minor = 0;
-  #name = "";
   #headers: string[] = [];
   #host: string | null = null;
   #hostCount = 0;
@@ -230,23 +231,25 @@ export class RequestParser {
     return p.subarray(0, need);
   }
 
-  // Keeps the unfinished line for the next call and checks the limits that
-  // an unfinished head can already break.
+  // Keeps the unfinished head for the next call and checks the limits that
+  // an unfinished head can already break. Token positions are relative to
+  // the head's start, so they survive the move.
   #keepPartialHead(buf: Uint8Array, offset: number): void {
     const s = this.#state;
+    const start = this.#headStart;
     if (s === TARGET_CHARS && buf.length - this.#mark > this.#limits.maxUrlBytes) {
       throw new HttpError("URI_TOO_LONG", `request-target longer than ${this.#limits.maxUrlBytes} bytes`);
     }
-    if (s <= METHOD && buf.length - this.#lineStart > this.#limits.maxUrlBytes) {
+    if (s === METHOD && buf.length - start > this.#limits.maxUrlBytes) {
       throw new HttpError("INVALID_METHOD", "method token too long");
     }
-    if (s >= FIELD_START && this.#headerBytes + buf.length - this.#lineStart > this.#limits.maxHeaderBytes) {
+    if (s >= FIELD_START && buf.length - start - this.#fieldsStart > this.#limits.maxHeaderBytes) {
       throw new HttpError("HEADERS_TOO_LARGE", `header section larger than ${this.#limits.maxHeaderBytes} bytes`);
     }
-    const from = this.#state === START || this.#state === START_LF ? buf.length : this.#lineStart;
+    const from = s === START || s === START_LF ? buf.length : start;
     const keep = buf.length - from;
     if (offset > 0) {
-      // Already in #pending: slide the kept line to the front.
+      // Already in #pending: slide the kept bytes to the front.
       if (from > 0) this.#pending!.copyWithin(0, from, buf.length);
     } else {
       if (!this.#pending || this.#pending.length < keep) this.#pending = new Uint8Array(Math.max(256, keep * 2));
@@ -255,11 +258,12 @@ export class RequestParser {
     this.#pendingLen = keep;
     this.#mark -= from;
     this.#valueEnd -= from;
-    this.#lineStart -= from;
+    this.#headStart -= from;
   }
 
   // Runs the head states from i. Returns the index after the head, or -1
-  // when more bytes are needed.
+  // when more bytes are needed. Tokens are recorded as positions; their
+  // strings are cut from one decoding of the whole head at its end.
   #head(buf: Uint8Array, i: number): number {
     const len = buf.length;
     let state = this.#state;
@@ -269,7 +273,8 @@ export class RequestParser {
         case START:
           if (c === CR) state = START_LF;
           else if (TOKEN[c] === 1) {
-            this.#lineStart = this.#mark = i;
+            this.#headStart = this.#mark = i;
+            this.#offsets.length = 0;
             state = METHOD;
           } else throw new HttpError(c === LF ? "LF_EXPECTED" : "INVALID_METHOD", "invalid start of request line");
           i++;
@@ -283,10 +288,7 @@ export class RequestParser {
           while (i < len && TOKEN[buf[i]] === 1) i++;
           if (i === len) break;
           if (buf[i] !== SP) throw new HttpError("INVALID_METHOD", "invalid character in method");
-          this.#method = latin1(buf, this.#mark, i);
-          if (this.#method === "PRI") {
-            throw new HttpError("HTTP2_PREFACE", "HTTP/2 connection preface on an HTTP/1.1 port");
-          }
+          this.#offsets.push(i - this.#headStart);
           state = TARGET_START;
           i++;
           break;
@@ -294,6 +296,7 @@ export class RequestParser {
         case TARGET_START:
           if (TARGET[c] !== 1) throw new HttpError("INVALID_TARGET", "invalid request-target");
           this.#mark = i;
+          this.#offsets.push(i - this.#headStart);
           state = TARGET_CHARS;
           break;
         case TARGET_CHARS: {
@@ -307,7 +310,7 @@ export class RequestParser {
               ? new HttpError("INVALID_VERSION", "request line without an HTTP version")
               : new HttpError("INVALID_TARGET", "invalid character in request-target");
           }
-          this.#target = latin1(buf, this.#mark, i);
+          this.#offsets.push(i - this.#headStart);
           this.#versionIndex = 0;
           state = VERSION;
           i++;
@@ -346,15 +349,14 @@ export class RequestParser {
         case REQUEST_LINE_LF:
           if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
           state = FIELD_START;
-          this.#lineStart = ++i;
-          this.#headerBytes = 0;
+          this.#fieldsStart = ++i - this.#headStart;
           break;
         case FIELD_START:
           if (c === CR) {
             state = HEAD_END_LF;
             i++;
           } else if (TOKEN[c] === 1) {
-            this.#mark = i;
+            this.#offsets.push(i - this.#headStart);
             state = FIELD_NAME;
           } else if (c === SP || c === HTAB) {
             throw new HttpError("OBS_FOLD", "obsolete line folding or whitespace before a field name");
@@ -366,7 +368,7 @@ export class RequestParser {
           while (i < len && TOKEN[buf[i]] === 1) i++;
           if (i === len) break;
           if (buf[i] !== 0x3a) throw new HttpError("INVALID_HEADER_NAME", "invalid character in field name");
-          this.#name = latin1(buf, this.#mark, i);
+          this.#offsets.push(i - this.#headStart);
           state = FIELD_VALUE_START;
           i++;
           break;
@@ -390,7 +392,8 @@ export class RequestParser {
           this.#valueEnd = end;
           if (i === len) break;
           if (buf[i] !== CR) throw new HttpError("INVALID_HEADER_VALUE", "invalid character in field value");
-          this.#field(this.#name, latin1(buf, this.#mark, end));
+          this.#offsets.push(this.#mark - this.#headStart, end - this.#headStart);
+          this.#early(buf);
           state = FIELD_LF;
           i++;
           break;
@@ -398,22 +401,39 @@ export class RequestParser {
         case FIELD_LF:
           if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
           i++;
-          this.#headerBytes += i - this.#lineStart;
-          if (this.#headerBytes > this.#limits.maxHeaderBytes) {
+          if (i - this.#headStart - this.#fieldsStart > this.#limits.maxHeaderBytes) {
             throw new HttpError("HEADERS_TOO_LARGE", `header section larger than ${this.#limits.maxHeaderBytes} bytes`);
           }
-          this.#lineStart = i;
           state = FIELD_START;
           break;
         case HEAD_END_LF:
           if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
           this.#state = state;
-          this.#finishHead();
+          this.#finishHead(latin1(buf, this.#headStart, i));
           return i + 1;
       }
     }
     this.#state = state;
     return -1;
+  }
+
+  // A bad Content-Length is rejected as soon as its line ends, so that a
+  // client that never finishes the head still gets its 400 and the close.
+  #early(buf: Uint8Array): void {
+    const o = this.#offsets;
+    const n = o.length;
+    if (o[n - 3] - o[n - 4] !== 14) return;
+    const base = this.#headStart;
+    if (latin1(buf, base + o[n - 4], base + o[n - 3]).toLowerCase() !== "content-length") return;
+    this.#setContentLength(latin1(buf, base + o[n - 2], base + o[n - 1]));
+  }
+
+  // Cuts the request line and field lines out of the decoded head.
+  #fields(text: string): void {
+    const o = this.#offsets;
+    this.#method = text.slice(0, o[0]);
+    this.#target = text.slice(o[1], o[2]);
+    for (let k = 3; k < o.length; k += 4) this.#field(text.slice(o[k], o[k + 1]), text.slice(o[k + 2], o[k + 3]));
   }
 
   #field(name: string, value: string): void {
@@ -460,7 +480,9 @@ export class RequestParser {
     this.#contentLength = n;
   }
 
-  #finishHead(): void {
+  #finishHead(text: string): void {
+    this.#fields(text);
+    if (this.#method === "PRI") throw new HttpError("HTTP2_PREFACE", "HTTP/2 connection preface on an HTTP/1.1 port");
     const minor = this.#minor === 0 ? 0 : 1; // HTTP/1.x above 1.1 is answered as 1.1
     const method = this.#method;
     if (minor === 1 && this.#hostCount !== 1) {
@@ -654,7 +676,6 @@ export class RequestParser {
           if (this.#chunkSize === 0) {
             state = TRAILER_START;
             this.#headerBytes = 0;
-            this.#lineStart = i;
           } else {
             this.#bodyBytes += this.#chunkSize;
             if (this.#bodyBytes > this.#limits.maxBodyBytes) {

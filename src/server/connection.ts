@@ -244,11 +244,13 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   // ---------------------------------------------------------------- parsing
 
   // Keeps bytes that cannot be parsed yet; they count against the
-  // connection's byte budget until #take() hands them back.
-  #hold(chunk: Uint8Array): void {
+  // connection's byte budget until #take() hands them back. Bytes that are
+  // already ours (taken from the stash) are kept as a view, not copied again:
+  // a batch of pipelined requests is copied once, not once per request.
+  #hold(chunk: Uint8Array, owned = false): void {
     const s = this.#stash;
     this.group.charge(chunk.length);
-    if (s === null) this.#stash = chunk.slice();
+    if (s === null) this.#stash = owned ? chunk : chunk.slice();
     else {
       const joined = new Uint8Array(s.length + chunk.length);
       joined.set(s);
@@ -265,7 +267,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     return s;
   }
 
-  #feed(data: Uint8Array): void {
+  #feed(data: Uint8Array, owned = false): void {
     for (;;) {
       let n: number;
       try {
@@ -287,7 +289,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       if (n >= data.length) return;
       data = data.subarray(n);
       if (this.#current !== null || this.#ended || this.#closed) {
-        if (!this.#ended && !this.#closed) this.#hold(data);
+        if (!this.#ended && !this.#closed) this.#hold(data, owned);
         return;
       }
       this.#setDeadline("headers");
@@ -382,7 +384,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     // Bytes that arrived while paused (or while a response was pending).
     if (this.#stash !== null && !this.#ended && !this.#closed) {
       if (this.#current !== null && this.#current.complete) return; // still waiting for the response
-      this.#feed(this.#take());
+      this.#feed(this.#take(), true);
     }
   }
 
@@ -479,7 +481,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
         this.#readPaused = false;
         this.conn.resume();
       }
-      this.#feed(s);
+      this.#feed(s, true);
       if (this.#current === null && this.#peerEnded && this.#stash === null) this.#close();
       return;
     }
