@@ -142,13 +142,13 @@ export function serializeHead(
 }
 
 const encoder = new TextEncoder();
-const ASCII = /^[\x00-\x7f]*$/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Encodes a head string (latin1) followed by `body` into one buffer, for one write. */
 export function encodeHead(head: string, body?: Uint8Array): Uint8Array {
   const out = new Uint8Array(head.length + (body ? body.byteLength : 0));
   // Native UTF-8 encoding is latin1 for ASCII, which nearly every head is.
-  if (ASCII.test(head)) encoder.encodeInto(head, out);
+  if (!NON_ASCII.test(head)) encoder.encodeInto(head, out);
   else writeLatin1(head, out, 0);
   if (body) out.set(body, head.length);
   return out;
