@@ -51,3 +51,5 @@ export type { Dotfiles, ServeDirOptions } from "./static/serve_dir.ts";
 export { serveFile } from "./static/serve_file.ts";
 export type { ServeFileOptions } from "./static/serve_file.ts";
 export type { EtagMode } from "./static/etag.ts";
+export { installLightResponse, makeLightResponse, RESPONSE_PARTS } from "./server/light_response.ts";
+export type { ResponseParts } from "./server/light_response.ts";

@@ -99,7 +99,7 @@ export type ResponseFraming =
 export function serializeHead(
   status: number,
   statusText: string,
-  headers: Headers,
+  headers: Iterable<[string, string]>,
   framing: ResponseFraming,
   keepAlive: boolean,
   versionMinor: number,

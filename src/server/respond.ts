@@ -21,6 +21,7 @@ import {
 } from "../http/response.ts";
 import { concatBytes } from "../http/bytes.ts";
 import type { Exchange, HttpConnection } from "./connection.ts";
+import { RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
 import { staticBody } from "./static_body.ts";
 
 const encoder = new TextEncoder();
@@ -33,9 +34,35 @@ function toBytes(chunk: unknown): Uint8Array {
   throw new TypeError("response body chunks must be Uint8Array, ArrayBuffer or string");
 }
 
+const CLOSE = /(?:^|,)\s*close\s*(?:,|$)/i;
+
 function wantsClose(headers: Headers): boolean {
   const c = headers.get("connection");
-  return c !== null && /(?:^|,)\s*close\s*(?:,|$)/i.test(c);
+  return c !== null && CLOSE.test(c);
+}
+
+// A LightResponse: everything is at hand, nothing is built.
+function writeParts(c: HttpConnection, ex: Exchange, parts: ResponseParts, keepAlive: boolean): boolean {
+  const bodiless = isBodiless(parts.status, ex.head.method);
+  let declared: string | null = null;
+  for (const [name, value] of parts.headers) {
+    if (name === "connection" && CLOSE.test(value)) keepAlive = false;
+    else if (name === "content-length") declared = value;
+  }
+  const body = parts.body === null ? null : typeof parts.body === "string" ? encoder.encode(parts.body) : parts.body;
+  const length = body === null ? 0 : body.byteLength;
+  const head = serializeHead(
+    parts.status,
+    parts.statusText,
+    parts.headers,
+    bodiless ? { kind: "none" } : { kind: "length", length },
+    keepAlive,
+    ex.head.versionMinor,
+    bodiless,
+    body === null ? declared : String(length),
+  );
+  c.conn.write(bodiless || body === null ? encodeHead(head) : encodeHead(head, body));
+  return keepAlive;
 }
 
 /**
@@ -49,6 +76,8 @@ export async function writeResponse(
   response: Response,
   keepAlive: boolean,
 ): Promise<boolean> {
+  const parts = (response as { [RESPONSE_PARTS]?: () => ResponseParts | null })[RESPONSE_PARTS]?.();
+  if (parts) return writeParts(c, ex, parts, keepAlive);
   const conn = c.conn;
   const status = response.status;
   const headers = response.headers;
@@ -101,47 +130,45 @@ export async function writeResponse(
     return keepAlive;
   }
 
+  // The reader is never released: the body is ours to the end (releasing
+  // costs more than the rest of a small response on Bun).
   const reader = body.getReader();
-  try {
-    const length = declared !== null && /^\d{1,15}$/.test(declared) ? Number(declared) : -1;
-    if (length >= 0) {
-      await pumpKnownLength(c, reader, head({ kind: "length", length }), length);
+  const length = declared !== null && /^\d{1,15}$/.test(declared) ? Number(declared) : -1;
+  if (length >= 0) {
+    await pumpKnownLength(c, reader, head({ kind: "length", length }), length);
+    return keepAlive;
+  }
+  // Unknown length: a body that is already complete (a string, bytes,
+  // JSON) gets a Content-Length; anything that takes longer is streamed,
+  // and its head goes out at once rather than waiting for data.
+  const firstRead = reader.read();
+  const first = await soon(firstRead);
+  let a: Uint8Array | null = null;
+  let pendingRead: Promise<ReadableStreamReadResult<unknown>> | null = firstRead;
+  if (first !== PENDING) {
+    if (first.done) {
+      conn.write(encodeHead(head({ kind: "length", length: 0 }, null, await hiddenType(typeProbe))));
       return keepAlive;
     }
-    // Unknown length: a body that is already complete (a string, bytes,
-    // JSON) gets a Content-Length; anything that takes longer is streamed,
-    // and its head goes out at once rather than waiting for data.
-    const firstRead = reader.read();
-    const first = await soon(firstRead);
-    let a: Uint8Array | null = null;
-    let pendingRead: Promise<ReadableStreamReadResult<unknown>> | null = firstRead;
-    if (first !== PENDING) {
-      if (first.done) {
-        conn.write(encodeHead(head({ kind: "length", length: 0 }, null, await hiddenType(typeProbe))));
-        return keepAlive;
-      }
-      a = toBytes(first.value);
-      pendingRead = reader.read();
-      const second = await soon(pendingRead);
-      if (second !== PENDING && second.done) {
-        conn.write(encodeHead(head({ kind: "length", length: a.byteLength }, null, await hiddenType(typeProbe)), a));
-        return keepAlive;
-      }
+    a = toBytes(first.value);
+    pendingRead = reader.read();
+    const second = await soon(pendingRead);
+    if (second !== PENDING && second.done) {
+      conn.write(encodeHead(head({ kind: "length", length: a.byteLength }, null, await hiddenType(typeProbe)), a));
+      return keepAlive;
     }
-    void typeProbe?.body?.cancel().catch(() => {});
-    // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
-    const chunked = minor === 1;
-    if (!chunked) keepAlive = false;
-    const headBytes = encodeHead(head({ kind: chunked ? "chunked" : "close" }));
-    if (!conn.write(a === null ? headBytes : concatBytes([headBytes, chunked ? encodeChunk(a) : a]))) {
-      await c.waitDrain();
-    }
-    await pump(c, reader, chunked, pendingRead);
-    if (chunked && !c.closed) conn.write(lastChunk());
-    return keepAlive;
-  } finally {
-    reader.releaseLock();
   }
+  void typeProbe?.body?.cancel().catch(() => {});
+  // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
+  const chunked = minor === 1;
+  if (!chunked) keepAlive = false;
+  const headBytes = encodeHead(head({ kind: chunked ? "chunked" : "close" }));
+  if (!conn.write(a === null ? headBytes : concatBytes([headBytes, chunked ? encodeChunk(a) : a]))) {
+    await c.waitDrain();
+  }
+  await pump(c, reader, chunked, pendingRead);
+  if (chunked && !c.closed) conn.write(lastChunk());
+  return keepAlive;
 }
 
 const PENDING: unique symbol = Symbol("pending");

@@ -1,0 +1,176 @@
+/**
+ * A lightweight `Response` for runtimes whose `Response` constructor is
+ * expensive (Node 20's undici builds a web stream, and makes it
+ * transferable, for every body — more than half the cost of a small
+ * response).
+ *
+ * `LightResponse` keeps a string, bytes or null body and its init as given,
+ * and builds the platform Response only when something other than the
+ * server asks for it (its headers, its body stream, `clone()`…). The server
+ * reads status, headers and body straight from it through
+ * {@link RESPONSE_PARTS}. `instanceof Response` holds for both kinds.
+ *
+ * `installLightResponse()` makes it the global `Response` — the Node adapter
+ * does so on first listen when the platform constructor is the expensive
+ * kind, as `@hono/node-server` does. Opt out with
+ * `createNodeAdapter({ lightResponse: false })`.
+ *
+ * @module
+ */
+
+/** The parts of a response that the server can write without building it. */
+export interface ResponseParts {
+  /** Status code. */
+  status: number;
+  /** Reason phrase, or "". */
+  statusText: string;
+  /** Header fields as [lower-case name, value] pairs, validated. */
+  headers: [string, string][];
+  /** The whole body. */
+  body: string | Uint8Array | null;
+}
+
+/** A method of Response-like objects: their parts, or null once they are a platform Response. */
+export const RESPONSE_PARTS: unique symbol = Symbol.for("portico.response-parts") as never;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\0\r\n]/;
+const OWS = /^[\t ]+|[\t ]+$/g;
+
+// Header init as validated pairs, or null when the platform must judge it.
+function pairsOf(init: HeadersInit | undefined): [string, string][] | null {
+  const out: [string, string][] = [];
+  if (init === undefined) return out;
+  const entries: Iterable<unknown> = init instanceof Headers || Array.isArray(init) ? init : Object.entries(init);
+  for (const entry of entries) {
+    if (!Array.isArray(entry) || entry.length !== 2) return null;
+    const [name, raw] = entry as [unknown, unknown];
+    const value = String(raw).replace(OWS, "");
+    if (typeof name !== "string" || !TOKEN.test(name) || BAD_VALUE.test(value)) return null;
+    for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0xff) return null;
+    out.push([name.toLowerCase(), value]);
+  }
+  return out;
+}
+
+const PLATFORM = Symbol("platform Response");
+
+/** Creates the class for a given platform Response (so tests can make one without installing it). */
+export function makeLightResponse(Native: typeof Response): typeof Response {
+  class LightResponse {
+    #body: string | Uint8Array | null = null;
+    #init: ResponseInit | undefined;
+    #pairs: [string, string][] | null = null;
+    #real: Response | null = null;
+
+    constructor(body?: BodyInit | null, init?: ResponseInit) {
+      const simple = body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
+      const status = init?.status;
+      const plainInit = init === undefined ||
+        ((status === undefined || (Number.isInteger(status) && status >= 200 && status <= 599)) &&
+          (init.statusText === undefined || /^[\t\x20-\x7e\x80-\xff]*$/.test(init.statusText)));
+      const pairs = simple && plainInit ? pairsOf(init?.headers) : null;
+      if (pairs === null) {
+        this.#real = new Native(body, init); // the platform validates (and throws) as usual
+        return;
+      }
+      this.#body = (body ?? null) as string | Uint8Array | null;
+      this.#init = init;
+      if (typeof body === "string" && !pairs.some(([n]) => n === "content-type")) {
+        pairs.push(["content-type", "text/plain;charset=UTF-8"]);
+      }
+      this.#pairs = pairs;
+    }
+
+    /** The platform Response, built on first use. */
+    [PLATFORM](): Response {
+      return this.#real ??= new Native(this.#body as BodyInit | null, this.#init);
+    }
+
+    [RESPONSE_PARTS](): ResponseParts | null {
+      if (this.#real !== null) return null;
+      return {
+        status: this.#init?.status ?? 200,
+        statusText: this.#init?.statusText ?? "",
+        headers: this.#pairs!,
+        body: this.#body,
+      };
+    }
+
+    get status(): number {
+      return this.#real ? this.#real.status : this.#init?.status ?? 200;
+    }
+
+    get statusText(): string {
+      return this.#real ? this.#real.statusText : this.#init?.statusText ?? "";
+    }
+
+    get ok(): boolean {
+      const s = this.status;
+      return s >= 200 && s < 300;
+    }
+  }
+
+  // Everything else on Response.prototype (headers, body, the readers,
+  // clone…) builds the platform Response and goes to it.
+  const own = new Set(Object.getOwnPropertyNames(LightResponse.prototype));
+  for (const key of Object.getOwnPropertyNames(Native.prototype)) {
+    if (own.has(key) || key === "constructor") continue;
+    const desc = Object.getOwnPropertyDescriptor(Native.prototype, key)!;
+    if (typeof desc.value === "function") {
+      Object.defineProperty(LightResponse.prototype, key, {
+        configurable: true,
+        writable: true,
+        value(this: LightResponse, ...args: unknown[]) {
+          return (this[PLATFORM]() as unknown as Record<string, (...a: unknown[]) => unknown>)[key](...args);
+        },
+      });
+    } else if (desc.get) {
+      Object.defineProperty(LightResponse.prototype, key, {
+        configurable: true,
+        get(this: LightResponse) {
+          return (this[PLATFORM]() as unknown as Record<string, unknown>)[key];
+        },
+      });
+    }
+  }
+  Object.setPrototypeOf(LightResponse.prototype, Native.prototype);
+  Object.setPrototypeOf(LightResponse, Native); // Response.json, .redirect, .error
+  // Both kinds are Responses: the platform's (from fetch, Response.json) and ours.
+  Object.defineProperty(LightResponse, Symbol.hasInstance, {
+    value: (x: unknown) => typeof x === "object" && x !== null && Native.prototype.isPrototypeOf(x),
+  });
+  return LightResponse as unknown as typeof Response;
+}
+
+/**
+ * Whether the platform `Response` builds a stream for every body at once
+ * (undici), which is when `LightResponse` pays off.
+ */
+export function responseIsEager(): boolean {
+  const probe = new Response("x");
+  const state = Object.getOwnPropertySymbols(probe).find((s) => s.description === "state");
+  if (state === undefined) return false;
+  const body = (probe as unknown as Record<symbol, { body?: { stream?: unknown } }>)[state]?.body;
+  return body?.stream != null;
+}
+
+let installed = false;
+
+/**
+ * Replaces the global `Response` with `LightResponse`, once. Returns whether
+ * it is installed.
+ *
+ * @example
+ * ```ts
+ * import { installLightResponse } from "portico";
+ * installLightResponse(); // before handlers create responses
+ * ```
+ */
+export function installLightResponse(): boolean {
+  if (!installed) {
+    globalThis.Response = makeLightResponse(globalThis.Response);
+    installed = true;
+  }
+  return true;
+}
