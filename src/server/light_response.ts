@@ -138,7 +138,8 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
   Object.setPrototypeOf(LightResponse, Native); // Response.json, .redirect, .error
   // Both kinds are Responses: the platform's (from fetch, Response.json) and ours.
   Object.defineProperty(LightResponse, Symbol.hasInstance, {
-    value: (x: unknown) => typeof x === "object" && x !== null && Native.prototype.isPrototypeOf(x),
+    value: (x: unknown) =>
+      typeof x === "object" && x !== null && Object.prototype.isPrototypeOf.call(Native.prototype, x),
   });
   return LightResponse as unknown as typeof Response;
 }
