@@ -76,13 +76,25 @@ export interface GroupHolder {
 }
 
 const storage = new AsyncLocalStorage<GroupHolder>();
+// Async context tracking costs on every request (about 2 µs on Deno), so it
+// starts only once something asks for the current group. Until then the
+// holder of the synchronously running handler is kept in a variable.
+let tracking = false;
+let syncHolder: GroupHolder | undefined;
 
 /**
  * Runs `fn` with `holder.group` as {@link ResourceGroup.current}, without
  * building the group unless someone asks for it.
  */
 export function runWithGroup<T>(holder: GroupHolder, fn: () => T): T {
-  return storage.run(holder, fn);
+  if (tracking) return storage.run(holder, fn);
+  const outer = syncHolder;
+  syncHolder = holder;
+  try {
+    return fn();
+  } finally {
+    syncHolder = outer;
+  }
 }
 
 /**
@@ -126,9 +138,23 @@ export class ResourceGroup implements AsyncDisposable {
     if (options.deadline !== undefined) this.setDeadline(options.deadline);
   }
 
-  /** The group of the code that is running (per request, in a server), like `current-custodian`. */
+  /**
+   * The group of the code that is running (per request, in a server), like
+   * `current-custodian`.
+   *
+   * Tracking the group across `await`s costs time on every request, so it
+   * starts with the first call to `current()` (the handler that calls it
+   * first keeps its group across its own awaits from there). Code whose very
+   * first call comes after an `await` should call `ResourceGroup.current()`
+   * once at startup.
+   */
   static current(): ResourceGroup | undefined {
-    return storage.getStore()?.group;
+    if (!tracking) {
+      tracking = true;
+      // The handler asking first carries its group through its own awaits.
+      if (syncHolder !== undefined) storage.enterWith(syncHolder);
+    }
+    return (storage.getStore() ?? syncHolder)?.group;
   }
 
   /** The group itself, so that a group is its own {@link GroupHolder}. */
@@ -136,8 +162,9 @@ export class ResourceGroup implements AsyncDisposable {
     return this;
   }
 
-  /** Runs `fn` with this group as {@link ResourceGroup.current}. */
+  /** Runs `fn` with this group as {@link ResourceGroup.current} (across awaits too). */
   run<T>(fn: () => T): T {
+    tracking = true;
     return storage.run(this, fn);
   }
 

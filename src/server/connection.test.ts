@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { memoryAdapter } from "../../adapters/memory.ts";
 import { serve } from "../serve.ts";
+import { ResourceGroup } from "../groups/group.ts";
 import type { Handler, ServeOptions } from "../types.ts";
 
 function start(fetch: Handler, options: ServeOptions = {}) {
@@ -196,5 +197,21 @@ describe("HttpConnection over the memory adapter", () => {
     const text = await d.until(() => false);
     expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
     await rejecting.server.group.shutdown();
+  });
+
+  it("names the request group through ResourceGroup.current(), before and after an await", async () => {
+    const seen: boolean[] = [];
+    const { adapter, server } = start(async (_req, info) => {
+      seen.push(ResourceGroup.current() === info.group);
+      await new Promise((r) => setTimeout(r, 1));
+      seen.push(ResourceGroup.current() === info.group);
+      return new Response("ok");
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    const client = adapter.connect();
+    client.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    await client.until((t) => (t.match(/ok/g) ?? []).length === 2);
+    expect(seen).toEqual([true, true, true, true]);
+    await server.group.shutdown();
   });
 });
