@@ -7,7 +7,6 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
-import { installLightResponse, responseIsEager } from "../src/server/light_response.ts";
 
 function addr(hostname: string | undefined, port: number | undefined): NetAddr {
   return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
@@ -68,39 +67,8 @@ function attach(socket: net.Socket, onConnection: (conn: Conn) => ConnHandler): 
   // too; `end` above lets the core decide.
 }
 
-/** Options of {@link createNodeAdapter}. */
-export interface NodeAdapterOptions {
-  /**
-   * Replace the global `Response` with portico's lightweight one on first
-   * listen, when Node's own builds a web stream for every body (Node 20's
-   * undici): a small response then costs half as much. Default true.
-   */
-  lightResponse?: boolean;
-}
-
 /**
- * Makes a Node adapter.
- *
- * @example
- * ```ts
- * import { serve } from "portico";
- * import { createNodeAdapter } from "portico/adapters/node";
- * serve({ adapter: createNodeAdapter({ lightResponse: false }), fetch: () => new Response("hi") });
- * ```
- */
-export function createNodeAdapter(adapterOptions: NodeAdapterOptions = {}): SocketAdapter {
-  return {
-    name: "node",
-    listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
-      if (adapterOptions.lightResponse !== false && responseIsEager()) installLightResponse();
-      return listen(options, onConnection);
-    },
-  };
-}
-
-/**
- * The adapter for Node (`node:net` / `node:tls`), with the lightweight
- * global Response (see {@link createNodeAdapter}).
+ * The adapter for Node (`node:net` / `node:tls`).
  *
  * @example
  * ```ts
@@ -109,7 +77,7 @@ export function createNodeAdapter(adapterOptions: NodeAdapterOptions = {}): Sock
  * serve({ adapter: nodeAdapter, port: 8000, fetch: () => new Response("hi") });
  * ```
  */
-export const nodeAdapter: SocketAdapter = createNodeAdapter();
+export const nodeAdapter: SocketAdapter = { name: "node", listen };
 
 function listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
   const server: net.Server = options.tls

@@ -10,6 +10,7 @@ import { ResourceGroup } from "./groups/group.ts";
 import { DEFAULT_LIMITS } from "./http/parser.ts";
 import { DEFAULT_TIMEOUTS, ServerCore } from "./server/core.ts";
 import { stopOnSignal, workerId } from "./workers/worker.ts";
+import { installLightResponse } from "./server/light_response.ts";
 import type { Handler, ServeInit, ServeOptions, Server } from "./types.ts";
 import { clearTimeout, setTimeout } from "node:timers";
 
@@ -174,7 +175,9 @@ export function serve(handler: Handler, options?: ServeOptions): Server;
 /** `serve(options, handler)`, the `Deno.serve` order. */
 export function serve(options: ServeOptions, handler: Handler): Server;
 export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Handler): Server {
-  const server = new PorticoServer(normalise(a, b));
+  const init = normalise(a, b);
+  if (init.lightResponse !== false) installLightResponse();
+  const server = new PorticoServer(init);
   if (workerId() !== null) stopOnSignal(server);
   return server;
 }

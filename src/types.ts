@@ -85,6 +85,16 @@ export interface ServeOptions {
   limits?: ServeLimits;
   /** Timeouts. */
   timeouts?: ServeTimeouts;
+  /**
+   * Replace the global `Response` with portico's lightweight one (default
+   * true): a `Response` made from a string, bytes or nothing keeps its parts
+   * and builds the platform's only when asked, and the server writes it
+   * straight from its parts — about twice as fast for small responses on
+   * every runtime. `instanceof Response` holds for both kinds. Set false if
+   * something in the process needs every Response to be the platform's own
+   * (a Cache API `put`, say).
+   */
+  lightResponse?: boolean;
 }
 
 /** `ServeOptions` with the handler, the form `serve({ fetch })` takes. */

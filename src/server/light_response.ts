@@ -10,10 +10,10 @@
  * reads status, headers and body straight from it through
  * {@link RESPONSE_PARTS}. `instanceof Response` holds for both kinds.
  *
- * `installLightResponse()` makes it the global `Response` — the Node adapter
- * does so on first listen when the platform constructor is the expensive
- * kind, as `@hono/node-server` does. Opt out with
- * `createNodeAdapter({ lightResponse: false })`.
+ * `installLightResponse()` makes it the global `Response`; `serve()` does so
+ * unless told `lightResponse: false` (as `@hono/node-server` does on Node).
+ * It pays on every runtime: the server then skips the Response's header
+ * object and body stream entirely.
  *
  * @module
  */
@@ -142,18 +142,6 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
       typeof x === "object" && x !== null && Object.prototype.isPrototypeOf.call(Native.prototype, x),
   });
   return LightResponse as unknown as typeof Response;
-}
-
-/**
- * Whether the platform `Response` builds a stream for every body at once
- * (undici), which is when `LightResponse` pays off.
- */
-export function responseIsEager(): boolean {
-  const probe = new Response("x");
-  const state = Object.getOwnPropertySymbols(probe).find((s) => s.description === "state");
-  if (state === undefined) return false;
-  const body = (probe as unknown as Record<symbol, { body?: { stream?: unknown } }>)[state]?.body;
-  return body?.stream != null;
 }
 
 let installed = false;
