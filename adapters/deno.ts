@@ -42,7 +42,7 @@ interface DenoApi {
   listenTls(o: { port: number; hostname: string; cert: string; key: string }): DenoListener;
 }
 
-const SMALL = 4 * 1024;
+const SMALL = 1024; // enough for a typical request head; idle connections hold only this
 const LARGE = 64 * 1024;
 const HIGH_WATER = 64 * 1024;
 
