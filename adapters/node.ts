@@ -32,6 +32,14 @@ class NodeConn implements Conn {
     if (!this.#socket.destroyed) this.#socket.end();
   }
 
+  cork(): void {
+    this.#socket.cork();
+  }
+
+  uncork(): void {
+    this.#socket.uncork();
+  }
+
   destroy(): void {
     this.#socket.destroy();
   }

@@ -73,6 +73,13 @@ export interface Conn {
   write(chunk: Uint8Array): boolean;
   /** Flushes what is queued, then half-closes (sends FIN) and closes. */
   end(): void;
+  /**
+   * Optional: hold writes until `uncork()`, so that a head and a large body
+   * go out in one system call without being copied into one buffer.
+   */
+  cork?(): void;
+  /** Sends what `cork()` held. */
+  uncork?(): void;
   /** Closes now, dropping anything not yet sent. */
   destroy(): void;
   /** Stops delivering `onData` until `resume()`. */

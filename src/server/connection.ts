@@ -111,9 +111,19 @@ export class Exchange implements ServeHandlerInfo {
     return this.#group;
   }
 
-  /** The body stream, for the request bridge. */
+  /** The body stream, for the request bridge (built on first use). */
   get stream(): ReadableStream<Uint8Array> | null {
     return this.body?.stream ?? null;
+  }
+
+  /** Whether the body stream exists and is locked. */
+  get locked(): boolean {
+    return this.body?.locked ?? false;
+  }
+
+  /** Reads the whole body without a stream, or null when there is none to read that way. */
+  collect(): Promise<Uint8Array<ArrayBuffer>> | null {
+    return this.body === null ? null : this.body.collect();
   }
 
   /** The request's abort signal, built on first use. */
@@ -455,7 +465,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     else if (this.#closing) this.#close();
     else {
       // Discard the rest of the unread body, then go on.
-      if (ex.body !== null && !ex.body.done) ex.body.stream.cancel().catch(() => {});
+      if (ex.body !== null && !ex.body.done) ex.body.cancel();
       this.#discardLeft = Math.max(this.#discardLeft, DRAIN_LIMIT);
       if (this.#readPaused) this.#resumeRead();
     }

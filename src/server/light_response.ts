@@ -6,7 +6,9 @@
  *
  * `LightResponse` keeps a string, bytes or null body and its init as given,
  * and builds the platform Response only when something other than the
- * server asks for it (its headers, its body stream, `clone()`…). The server
+ * server asks for it (its headers, its body stream, `clone()`…). Unlike the
+ * platform's, it does not copy a byte body: the bytes are read when the
+ * response is written, so do not change them in between. The server
  * reads status, headers and body straight from it through
  * {@link RESPONSE_PARTS}. `instanceof Response` holds for both kinds.
  *
@@ -64,6 +66,10 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
     #real: Response | null = null;
 
     constructor(body?: BodyInit | null, init?: ResponseInit) {
+      if (body instanceof ArrayBuffer) body = new Uint8Array(body);
+      else if (ArrayBuffer.isView(body) && !(body instanceof Uint8Array)) {
+        body = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+      }
       const simple = body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
       const status = init?.status;
       const plainInit = init === undefined ||

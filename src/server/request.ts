@@ -15,8 +15,12 @@ import { readAll } from "../http/bytes.ts";
 
 /** What the connection gives a request. */
 export interface RequestSource {
-  /** The body stream, or null when the message has no body. */
-  stream: ReadableStream<Uint8Array> | null;
+  /** The body stream, or null when the message has no body (built on first use). */
+  readonly stream: ReadableStream<Uint8Array> | null;
+  /** Whether the stream was built and is locked. */
+  readonly locked: boolean;
+  /** Reads the whole body without building a stream; null when there is no body. */
+  collect(): Promise<Uint8Array<ArrayBuffer>> | null;
   /** The signal that aborts when the client goes away. */
   signal(): AbortSignal;
 }
@@ -32,6 +36,7 @@ export class IncomingRequest {
   #source: RequestSource;
   #real: Request | null = null;
   #bodyUsed = false;
+  #streamed = false; // someone has the body stream: reads must go through it
 
   /** Wraps a parsed message. `rawHeaders` is flat: name, value, name, value… */
   constructor(method: string, url: string, rawHeaders: string[], source: RequestSource) {
@@ -70,21 +75,23 @@ export class IncomingRequest {
   /** The body stream, or null. */
   get body(): ReadableStream<Uint8Array> | null {
     if (this.#real) return this.#real.body;
+    this.#streamed = true;
     return this.#source.stream;
   }
 
   /** Whether the body has been read. */
   get bodyUsed(): boolean {
     if (this.#real) return this.#real.bodyUsed;
-    return this.#bodyUsed || (this.#source.stream?.locked ?? false);
+    return this.#bodyUsed || this.#source.locked;
   }
 
   /** Reads the whole body into a new buffer. */
   async bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#real) return new Uint8Array(await this.#real.arrayBuffer());
-    const body = this.#take();
-    if (body === null) return new Uint8Array(0);
-    return await readAll(body);
+    if (this.bodyUsed) throw new TypeError("Body has already been consumed.");
+    this.#bodyUsed = true;
+    if (this.#streamed) return await readAll(this.#source.stream!);
+    return await (this.#source.collect() ?? new Uint8Array(0));
   }
 
   /** Reads the whole body into an ArrayBuffer. */
@@ -100,12 +107,6 @@ export class IncomingRequest {
   /** Reads the whole body as JSON. */
   async json(): Promise<unknown> {
     return JSON.parse(await this.text());
-  }
-
-  #take(): ReadableStream<Uint8Array> | null {
-    if (this.bodyUsed) throw new TypeError("Body has already been consumed.");
-    this.#bodyUsed = true;
-    return this.#source.stream;
   }
 
   /** The platform Request, built on first use. */

@@ -41,6 +41,21 @@ function wantsClose(headers: Headers): boolean {
   return c !== null && CLOSE.test(c);
 }
 
+// Bodies up to this size share one buffer with the head; larger ones are
+// written beside it (corked where the adapter can) rather than copied.
+const COPY_LIMIT = 16 * 1024;
+
+function writeWhole(conn: HttpConnection["conn"], head: string, body: Uint8Array | null): void {
+  if (body === null || body.byteLength === 0) conn.write(encodeHead(head));
+  else if (body.byteLength <= COPY_LIMIT) conn.write(encodeHead(head, body));
+  else {
+    conn.cork?.();
+    conn.write(encodeHead(head));
+    conn.write(body);
+    conn.uncork?.();
+  }
+}
+
 // A LightResponse: everything is at hand, nothing is built.
 function writeParts(c: HttpConnection, ex: Exchange, parts: ResponseParts, keepAlive: boolean): boolean {
   const bodiless = isBodiless(parts.status, ex.head.method);
@@ -61,7 +76,7 @@ function writeParts(c: HttpConnection, ex: Exchange, parts: ResponseParts, keepA
     bodiless,
     body === null ? declared : String(length),
   );
-  c.conn.write(bodiless || body === null ? encodeHead(head) : encodeHead(head, body));
+  writeWhole(c.conn, head, bodiless ? null : body);
   return keepAlive;
 }
 
@@ -108,7 +123,7 @@ export async function writeResponse(
       bodiless ? { kind: "none" } : { kind: "length", length: whole.byteLength },
       String(whole.byteLength),
     );
-    conn.write(bodiless ? encodeHead(h) : encodeHead(h, whole));
+    writeWhole(conn, h, bodiless ? null : whole);
     return keepAlive;
   }
   // Bun leaves the default Content-Type of a string body out of
