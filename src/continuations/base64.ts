@@ -27,11 +27,16 @@ export function toBase64Url(bytes: Uint8Array): string {
   return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Decodes URL-safe base64; null when malformed. */
+/**
+ * Decodes URL-safe base64; null when malformed or not in canonical form (the
+ * unused low bits of the last character set), so that each byte string has
+ * exactly one token.
+ */
 export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
   try {
-    return fromBase64(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - text.length % 4) % 4));
+    const bytes = fromBase64(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - text.length % 4) % 4));
+    return toBase64Url(bytes) === text ? bytes : null;
   } catch {
     return null;
   }

@@ -3,6 +3,7 @@
  * sum2, the back button, the three-window bookstore, the capped `many`, and a
  * stateless continuation resumed by a second server process.
  */
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RUNTIMES, type RunningServer, startServer } from "../helpers/runtime.ts";
 
@@ -19,7 +20,10 @@ describe.each(RUNTIMES)("continuations on %s", (runtime) => {
   beforeAll(async () => {
     [a, b] = await Promise.all([
       startServer(runtime, "tutorial.mjs", { env: { SECRET: "e2e-shared-secret" } }),
-      startServer(runtime, "tutorial.mjs", { env: { SECRET: "e2e-shared-secret" } }),
+      // The second one also measures its heap after forcing a collection.
+      startServer(runtime, "tutorial.mjs", {
+        env: { SECRET: "e2e-shared-secret", NODE_OPTIONS: "--expose-gc", DENO_V8_FLAGS: "--expose-gc" },
+      }),
     ]);
   });
   afterAll(async () => {
@@ -66,4 +70,94 @@ describe.each(RUNTIMES)("continuations on %s", (runtime) => {
     const tampered = k2.slice(0, -3) + (k2.endsWith("A") ? "BBB" : "AAA");
     expect((await page(b.url, `${tampered}?number=2`)).status).toBe(400);
   });
+
+  it("expires the older k-URL after sendForward", async () => {
+    const [k1] = (await page(a.url, "/forward/")).links;
+    const [k2] = (await page(a.url, k1)).links;
+    const stale = await page(a.url, k1);
+    expect(stale.status).toBe(404);
+    expect(stale.text).toContain("This page has expired");
+    expect((await page(a.url, k2)).text).toContain("forwarded and done");
+  });
+
+  it("rejects 1,000 tampered stateless tokens with 400 without running the servlet", async () => {
+    const [k1] = (await page(a.url, "/stateless/")).links;
+    const [k2] = (await page(a.url, `${k1}?number=1`)).links;
+    const before = (await (await fetch(a.url + "/stateless-runs")).json()).runs;
+    const token = k2.slice("/stateless/s/".length);
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const tampered = new Set<string>();
+    for (let cut = 1; cut <= 20; cut++) tampered.add(token.slice(0, token.length - cut));
+    for (let shift = 1; shift < 64 && tampered.size < 1000; shift++) {
+      for (let at = 0; at < token.length && tampered.size < 1000; at++) {
+        tampered.add(token.slice(0, at) + alphabet[(alphabet.indexOf(token[at]) + shift) % 64] + token.slice(at + 1));
+      }
+    }
+    expect(tampered.size).toBe(1000);
+    const statuses = await Promise.all(
+      [...tampered].map((t) => fetch(`${a.url}/stateless/s/${t}?number=2`).then((r) => r.status)),
+    );
+    expect(statuses.filter((s) => s !== 400)).toEqual([]);
+    expect((await (await fetch(a.url + "/stateless-runs")).json()).runs).toBe(before);
+  });
+
+  it("closes an instance's timer and resources when the manager evicts its last continuation", async () => {
+    await page(a.url, "/evict/?name=first");
+    expect((await (await fetch(a.url + "/evict-stats")).json()).closed).toEqual([]);
+    await page(a.url, "/evict/?name=second"); // budget 1: evicts first
+    const stats = await (await fetch(a.url + "/evict-stats")).json();
+    expect(stats.closed).toEqual(["first"]);
+    expect(stats.groups).toBe(2); // the servlet's group and the second instance
+  });
+
+  it("holds an LRU budget of 10,000 while 100,000 sessions are suspended", async () => {
+    const run = async (sessions: number) => {
+      const perConnection = sessions / 10;
+      await Promise.all(Array.from({ length: 10 }, () => pipelined(b.port, "/budget/", perConnection)));
+      return (await (await fetch(b.url + "/budget-stats")).json()) as {
+        size: number;
+        groups: number;
+        heap: number;
+        collected: boolean;
+      };
+    };
+    const early = await run(20_000);
+    expect(early.size).toBe(10_000);
+    const late = await run(80_000);
+    expect(late.size).toBe(10_000);
+    expect(late.groups).toBe(10_001);
+    // After a full collection, 80,000 more sessions leave the heap where 20,000 left it.
+    expect(early.collected).toBe(true);
+    expect(late.heap).toBeLessThan(early.heap * 1.25 + 8 * 1024 * 1024);
+  }, 120_000);
 });
+
+/** Sends `count` GETs for `path` on one connection, 100 at a time, and waits for every answer. */
+function pipelined(port: number, path: string, count: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const req = `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    let answered = 0;
+    let sent = 0;
+    let tail = "";
+    const send = () => {
+      const n = Math.min(100, count - sent);
+      sent += n;
+      socket.write(req.repeat(n));
+    };
+    socket.on("connect", send);
+    socket.setEncoding("latin1");
+    socket.on("data", (d: string) => {
+      const text = tail + d;
+      // The kept tail is shorter than the marker, so no match is counted twice.
+      answered += text.split("HTTP/1.1 200 OK").length - 1;
+      tail = text.slice(-14);
+      if (answered >= sent && sent < count) send();
+      if (answered >= count) {
+        socket.end();
+        resolve();
+      }
+    });
+    socket.on("error", reject);
+  });
+}
