@@ -11,7 +11,7 @@
  * @module
  */
 
-/** A network address, as `Deno.serve` reports it. */
+/** A network address, as Deno's built-in `serve` reports it. */
 export interface NetAddr {
   /** Always `"tcp"` for the adapters portico ships. */
   transport: "tcp";

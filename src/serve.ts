@@ -159,7 +159,7 @@ function formatHost(addr: NetAddr): string {
 
 /**
  * Serves HTTP/1.1 with `handler`, on Node, Deno or Bun. Three call forms,
- * as `Deno.serve` and `@std/http` accept them.
+ * as Deno's built-in `serve` and `@std/http` accept them.
  *
  * @example
  * ```ts
@@ -172,7 +172,7 @@ function formatHost(addr: NetAddr): string {
 export function serve(init: ServeInit): Server;
 /** `serve(handler, options)`, the `@std/http` order. */
 export function serve(handler: Handler, options?: ServeOptions): Server;
-/** `serve(options, handler)`, the `Deno.serve` order. */
+/** `serve(options, handler)`, the order of Deno's built-in `serve`. */
 export function serve(options: ServeOptions, handler: Handler): Server;
 export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Handler): Server {
   const init = normalise(a, b);

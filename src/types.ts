@@ -18,7 +18,7 @@ export interface ServeHandlerInfo {
 }
 
 /**
- * A fetch handler, as `Deno.serve` and Hono's `app.fetch` take it.
+ * A fetch handler, as Deno's built-in `serve` and Hono's `app.fetch` take it.
  *
  * @example
  * ```ts

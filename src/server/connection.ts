@@ -225,7 +225,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
         if (ex.responded) this.#close();
         else this.#closing = true;
       }
-      // Like node:http, Deno.serve and Bun.serve, a FIN before the response
+      // Like node:http and Deno's and Bun's built-in servers, a FIN before the response
       // is complete counts as the client going away; the response is still
       // written if the handler produces one (the socket is half-open).
       if (!ex.responded) {

@@ -127,7 +127,7 @@ export async function writeResponse(
     return keepAlive;
   }
   // Bun leaves the default Content-Type of a string body out of
-  // `response.headers` (Bun.serve adds it when sending); it is recovered
+  // `response.headers` (its built-in server adds it when sending); it is recovered
   // from a clone, made before the body is touched, once the body proved to
   // be a single chunk.
   const typeProbe = STRING_TYPE_HIDDEN && !bodiless && !headers.has("content-type") ? response.clone() : null;

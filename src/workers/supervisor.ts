@@ -10,7 +10,7 @@
  *
  * How workers share the port is the runtime's business: Node forks through
  * `node:cluster` (the primary accepts and hands connections out), Deno
- * (`Deno.Command`, adapters/deno_workers.ts) and Bun (`node:child_process`)
+ * (its `Command` API, adapters/deno_workers.ts) and Bun (`node:child_process`)
  * start plain subprocesses that listen with `reusePort` (the kernel spreads
  * connections).
  *
