@@ -182,11 +182,6 @@ export class RequestParser {
     return this.#state === START && this.#pendingLen === 0;
   }
 
-  /** True while the body of the current message is being read. */
-  get inBody(): boolean {
-    return this.#state >= BODY_LENGTH && this.#state !== DEAD;
-  }
-
   /**
    * Feeds bytes. Returns how many were consumed: all of them, or fewer when
    * a message completed before the end of `data`.

@@ -30,10 +30,6 @@ const HIGH_WATER_MARK = 64 * 1024;
 
 /** A request body in flight. */
 export class BodyStream {
-  /** True once a consumer pulled at least once. */
-  pulled = false;
-  /** True once the consumer cancelled. */
-  cancelled = false;
   #feed: BodyFeed;
   #stream: ReadableStream<Uint8Array> | null = null;
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
@@ -61,7 +57,6 @@ export class BodyStream {
           },
           pull: () => this.#pull(),
           cancel: () => {
-            this.cancelled = true;
             this.#finish();
             this.#feed.onCancel();
           },
@@ -80,7 +75,6 @@ export class BodyStream {
   /** Reads the whole body without a stream (the stream must not have been touched). */
   collect(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#error !== null) return Promise.reject(this.#error);
-    this.pulled = true;
     return new Promise((resolve, reject) => {
       this.#collect = { resolve, reject };
       if (this.#ending) this.#deliverCollected();
@@ -89,7 +83,6 @@ export class BodyStream {
   }
 
   #pull(): void {
-    this.pulled = true;
     const c = this.#controller!;
     if (this.#queue.length > 0) {
       const chunk = this.#queue.shift()!;
@@ -148,7 +141,6 @@ export class BodyStream {
       void this.#stream.cancel().catch(() => {});
       return;
     }
-    this.cancelled = true;
     this.#finish();
     this.#feed.onCancel();
   }

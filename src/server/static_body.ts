@@ -9,16 +9,10 @@
  * known shape is found (Bun, a future version) the body is streamed as usual,
  * which is always correct.
  *
- * A response may also offer its body itself, under `STATIC_BODY` (the Node
- * adapter's lightweight Response does).
- *
  * @module
  */
 
 const encoder = new TextEncoder();
-
-/** A method a Response-like object may offer: its complete body, or null when it has none ready. */
-export const STATIC_BODY: unique symbol = Symbol.for("portico.static-body") as never;
 
 type Probe = (response: Response) => Uint8Array | string | null;
 
@@ -72,8 +66,7 @@ const probe: Probe | null = (() => {
 
 /** The complete body of `response` as bytes, when it can be had without streaming; else null. */
 export function staticBody(response: Response): Uint8Array | null {
-  const own = (response as unknown as { [STATIC_BODY]?: () => Uint8Array | string | null })[STATIC_BODY];
-  const source = own !== undefined ? own.call(response) : probe === null ? null : probe(response);
+  const source = probe === null ? null : probe(response);
   if (source === null) return null;
   return typeof source === "string" ? encoder.encode(source) : source;
 }
