@@ -11,21 +11,13 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RUNTIMES, startServer, type RunningServer, type Runtime } from "../helpers/runtime.ts";
-import { RawClient, req } from "../helpers/raw.ts";
+import { RawClient, req, withRaw } from "../helpers/raw.ts";
 import { eventually, hashBody, sha256, sleep, uniqueId } from "../helpers/util.ts";
 import * as prng from "../fixtures/prng.mjs";
 
 const MiB = 1024 * 1024;
 
 /** Runs `fn` with a fresh raw connection and always closes it. */
-async function withRaw<T>(server: RunningServer, fn: (c: RawClient) => Promise<T>): Promise<T> {
-  const c = await RawClient.connect(server.port);
-  try {
-    return await fn(c);
-  } finally {
-    c.destroy();
-  }
-}
 
 describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
   let server: RunningServer;

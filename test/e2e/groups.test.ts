@@ -24,6 +24,7 @@ import {
   socketFds,
   startGroupsFixture,
   waitForBytes,
+  printStderrOnFailure,
 } from "../helpers/groups.ts";
 
 // Short timeouts and small limits, so that the clients cut short by them
@@ -44,13 +45,7 @@ describe.each(RUNTIMES)("resource groups on %s", (runtime: Runtime) => {
   afterAll(async () => {
     await fx?.stop();
   });
-  beforeEach((ctx) => {
-    const from = fx?.process.stderr().length ?? 0;
-    ctx.onTestFailed(() => {
-      const tail = fx?.process.stderr().slice(from).trim();
-      if (tail) console.error(`[${runtime} server stderr during "${ctx.task.name}"]\n${tail.slice(-3000)}`);
-    });
-  });
+  beforeEach((ctx) => printStderrOnFailure(ctx, runtime, () => fx));
 
   const record = async (id: string) => (await fx.state<ResourceRecord>(id))!;
   const started = (id: string) =>

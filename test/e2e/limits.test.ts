@@ -19,6 +19,7 @@ import {
   startGroupsFixture,
   type WatchedClient,
   within,
+  printStderrOnFailure,
 } from "../helpers/groups.ts";
 
 const LIMITS = { limits: { maxUrlBytes: 1024, maxHeaderBytes: 2048, maxBodyBytes: 4096, connectionBytes: 16 * 1024 } };
@@ -46,13 +47,7 @@ describe.each(RUNTIMES)("limits and timeouts on %s", (runtime: Runtime) => {
   afterAll(async () => {
     await fx?.stop();
   });
-  beforeEach((ctx) => {
-    const from = fx?.process.stderr().length ?? 0;
-    ctx.onTestFailed(() => {
-      const tail = fx?.process.stderr().slice(from).trim();
-      if (tail) console.error(`[${runtime} server stderr during "${ctx.task.name}"]\n${tail.slice(-3000)}`);
-    });
-  });
+  beforeEach((ctx) => printStderrOnFailure(ctx, runtime, () => fx));
 
   /** Reads one response, then expects the server to close the connection (FIN, no reset, nothing more). */
   async function statusThenClose(c: WatchedClient, status: number): Promise<void> {

@@ -24,6 +24,7 @@ import {
   tryConnect,
   waitForBytes,
   within,
+  printStderrOnFailure,
 } from "../helpers/groups.ts";
 
 interface Finished {
@@ -41,13 +42,7 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime: Runtime) => {
   afterAll(async () => {
     await fx?.stop();
   });
-  beforeEach((ctx) => {
-    const from = fx?.process.stderr().length ?? 0;
-    ctx.onTestFailed(() => {
-      const tail = fx?.process.stderr().slice(from).trim();
-      if (tail) console.error(`[${runtime} server stderr during "${ctx.task.name}"]\n${tail.slice(-3000)}`);
-    });
-  });
+  beforeEach((ctx) => printStderrOnFailure(ctx, runtime, () => fx));
 
   const record = async (id: string) => (await fx.state<ResourceRecord>(id))!;
   const finished = (name: string) => fx.control<Finished>(`/finished?name=${encodeURIComponent(name)}`);

@@ -28,7 +28,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { commandFor, projectRoot, RUNTIMES, startServer, type RunningServer, type Runtime } from "../helpers/runtime.ts";
-import { exchange, RawClient, req, type RawResponse } from "../helpers/raw.ts";
+import { exchange, RawClient, req, type RawResponse, withRaw } from "../helpers/raw.ts";
 import { eventually, sha256, sleep } from "../helpers/util.ts";
 import * as prng from "../fixtures/prng.mjs";
 
@@ -681,14 +681,6 @@ describe.each(RUNTIMES)("static files on %s", (runtime: Runtime) => {
   });
 });
 
-async function withRaw<T>(server: RunningServer, fn: (c: RawClient) => Promise<T>): Promise<T> {
-  const c = await RawClient.connect(server.port);
-  try {
-    return await fn(c);
-  } finally {
-    c.destroy();
-  }
-}
 
 // ---------------------------------------------------------------- examples/fileserver.ts
 

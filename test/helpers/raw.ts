@@ -381,3 +381,13 @@ export async function exchange(port: number, data: string | Uint8Array, methods:
     c.destroy();
   }
 }
+
+/** Runs `fn` with a raw client connected to `server`, and closes the client afterwards. */
+export async function withRaw<T>(server: { port: number }, fn: (c: RawClient) => Promise<T>): Promise<T> {
+  const c = await RawClient.connect(server.port);
+  try {
+    return await fn(c);
+  } finally {
+    c.destroy();
+  }
+}
