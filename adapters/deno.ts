@@ -10,7 +10,7 @@
  */
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
-import { concatBytes } from "../src/http/bytes.ts";
+import { joinShared } from "../src/http/bytes.ts";
 
 // The part of the Deno namespace this adapter uses, declared here so that
 // the file type-checks under tsc without Deno's global types.
@@ -116,7 +116,7 @@ class DenoConnection implements Conn {
       while (this.#queue.length > 0 && !this.#closed) {
         const q = this.#queue;
         this.#queue = [];
-        const chunk = q.length === 1 ? q[0] : concatBytes(q);
+        const chunk = q.length === 1 ? q[0] : joinShared(q);
         let off = 0;
         while (off < chunk.byteLength) off += await this.#conn.write(chunk.subarray(off));
         this.#queued -= chunk.byteLength;

@@ -1,9 +1,50 @@
 /**
- * Byte helpers shared by the body readers: joining chunks, and reading a
+ * Byte helpers: small buffers for the wire, joining chunks, and reading a
  * stream whole within a limit.
  *
  * @module
  */
+
+// Node and Deno give every new typed array its own off-heap store: about
+// 0.6 µs even for 100 bytes, more than the rest of encoding a response head
+// (Bun's cost is ~20 ns). Small buffers that stay inside the server (bytes
+// bound for a socket, pipelined bytes waiting for their turn) are therefore
+// cut from a shared slab, as Node's Buffer pool does. A slab is never written
+// twice: a view keeps its whole slab alive until the view is collected, so a
+// send queue may pin up to SLAB_BYTES per queued small write.
+const SLAB_BYTES = 32 * 1024;
+const SLAB_MAX = 4 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * A zero-filled buffer of `n` bytes that the server keeps to itself. Small
+ * ones share an `ArrayBuffer` with other such buffers, so the result must
+ * never reach user code, whose `.buffer` would show them.
+ */
+export function allocateShared(n: number): Uint8Array {
+  if (n > SLAB_MAX) return new Uint8Array(n);
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += n;
+  return out;
+}
+
+/** Joins chunks into one buffer from {@link allocateShared}. */
+export function joinShared(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = allocateShared(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
 
 /** Joins chunks into one new buffer (or returns the only chunk when it owns its whole buffer). */
 export function concatBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { allocateShared } from "./bytes.ts";
 import { writeLatin1 } from "./chars.ts";
 
 const REASONS: Record<number, string> = {
@@ -142,16 +143,26 @@ export function serializeHead(
 }
 
 const encoder = new TextEncoder();
-const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Encodes a head string (latin1) followed by `body` into one buffer, for one write. */
 export function encodeHead(head: string, body?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(head.length + (body ? body.byteLength : 0));
-  // Native UTF-8 encoding is latin1 for ASCII, which nearly every head is.
-  if (!NON_ASCII.test(head)) encoder.encodeInto(head, out);
-  else writeLatin1(head, out, 0);
+  const out = allocateShared(head.length + (body ? body.byteLength : 0));
+  // Native UTF-8 encoding is latin1 for ASCII, which nearly every head is:
+  // then every character read took one byte written.
+  const r = encoder.encodeInto(head, out);
+  if (r.read !== head.length || r.written !== head.length) writeLatin1(head, out, 0);
   if (body) out.set(body, head.length);
   return out;
+}
+
+/**
+ * Encodes `text` as bytes for the wire when it is all ASCII (one byte per
+ * character, so its length is known before encoding), else returns null.
+ * Used for a head and a string body in one buffer.
+ */
+export function encodeAscii(text: string): Uint8Array | null {
+  const out = allocateShared(text.length);
+  return encoder.encodeInto(text, out).read === text.length ? out : null;
 }
 
 const CRLF_LAST = new Uint8Array([0x30, 0x0d, 0x0a, 0x0d, 0x0a]); // "0\r\n\r\n"
@@ -164,7 +175,7 @@ export function lastChunk(): Uint8Array {
 /** Frames `data` as one chunk of a chunked body, in a single buffer. */
 export function encodeChunk(data: Uint8Array): Uint8Array {
   const size = data.byteLength.toString(16);
-  const out = new Uint8Array(size.length + data.byteLength + 4);
+  const out = allocateShared(size.length + data.byteLength + 4);
   writeLatin1(size, out, 0);
   out[size.length] = 0x0d;
   out[size.length + 1] = 0x0a;

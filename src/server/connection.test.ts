@@ -214,4 +214,28 @@ describe("HttpConnection over the memory adapter", () => {
     expect(seen).toEqual([true, true, true, true]);
     await server.group.shutdown();
   });
+
+  it("sizes string bodies by their UTF-8 bytes and keeps latin1 header values one byte each", async () => {
+    const bodies = ["plain", "h\u00e9llo \u2713", "", "x".repeat(5000)];
+    const { adapter, server } = start((req) => {
+      const n = Number(new URL(req.url).searchParams.get("n"));
+      return new Response(bodies[n % bodies.length], { headers: { "x-n": `caf\u00e9 ${n}` } });
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    const client = adapter.connect();
+    let raw = "";
+    for (let n = 0; n < 16; n++) raw += `GET /?n=${n} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    client.write(raw);
+    const text = await client.until((t) => (t.match(/HTTP\/1\.1 200/g) ?? []).length === 16 && t.endsWith("x"));
+    const utf8 = (s: string) => String.fromCharCode(...new TextEncoder().encode(s));
+    const answers = text.split(/(?=HTTP\/1\.1 200 OK\r\n)/);
+    expect(answers.length).toBe(16);
+    answers.forEach((answer, n) => {
+      const body = utf8(bodies[n % bodies.length]);
+      expect(answer).toContain(`\r\nx-n: caf\u00e9 ${n}\r\n`);
+      expect(answer).toContain(`\r\ncontent-length: ${body.length}\r\n`);
+      expect(answer.endsWith(`\r\n\r\n${body}`)).toBe(true);
+    });
+    await server.group.shutdown();
+  });
 });

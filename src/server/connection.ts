@@ -12,6 +12,7 @@
 
 import type { Conn, ConnHandler, NetAddr } from "../adapter.ts";
 import { type ResourceGroup, runWithGroup } from "../groups/group.ts";
+import { joinShared } from "../http/bytes.ts";
 import { HttpError } from "../http/errors.ts";
 import { type ParserHandler, type RequestHead, RequestParser } from "../http/parser.ts";
 import { encodeHead, reasonPhrase } from "../http/response.ts";
@@ -260,13 +261,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   #hold(chunk: Uint8Array, owned = false): void {
     const s = this.#stash;
     this.group.charge(chunk.length);
-    if (s === null) this.#stash = owned ? chunk : chunk.slice();
-    else {
-      const joined = new Uint8Array(s.length + chunk.length);
-      joined.set(s);
-      joined.set(chunk, s.length);
-      this.#stash = joined;
-    }
+    if (s === null) this.#stash = owned ? chunk : joinShared([chunk]);
+    else this.#stash = joinShared([s, chunk]);
     if (this.#stash.length > STASH_PAUSE) this.#pauseRead();
   }
 

@@ -12,6 +12,7 @@
  */
 
 import {
+  encodeAscii,
   encodeChunk,
   encodeHead,
   isBodiless,
@@ -19,7 +20,7 @@ import {
   type ResponseFraming,
   serializeHead,
 } from "../http/response.ts";
-import { concatBytes } from "../http/bytes.ts";
+import { joinShared } from "../http/bytes.ts";
 import type { Exchange, HttpConnection } from "./connection.ts";
 import { RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
 import { staticBody } from "./static_body.ts";
@@ -64,19 +65,33 @@ function writeParts(c: HttpConnection, ex: Exchange, parts: ResponseParts, keepA
     if (name === "connection" && CLOSE.test(value)) keepAlive = false;
     else if (name === "content-length") declared = value;
   }
-  const body = parts.body === null ? null : typeof parts.body === "string" ? encoder.encode(parts.body) : parts.body;
-  const length = body === null ? 0 : body.byteLength;
-  const head = serializeHead(
-    parts.status,
-    parts.statusText,
-    parts.headers,
-    bodiless ? { kind: "none" } : { kind: "length", length },
-    keepAlive,
-    ex.head.versionMinor,
-    bodiless,
-    body === null ? declared : String(length),
-  );
-  writeWhole(c.conn, head, bodiless ? null : body);
+  const source = parts.body;
+  const head = (length: number, declaredLength: string | null) =>
+    serializeHead(
+      parts.status,
+      parts.statusText,
+      parts.headers,
+      bodiless ? { kind: "none" } : { kind: "length", length },
+      keepAlive,
+      ex.head.versionMinor,
+      bodiless,
+      declaredLength,
+    );
+  if (source === null) {
+    c.conn.write(encodeHead(head(0, declared)));
+    return keepAlive;
+  }
+  if (typeof source === "string" && !bodiless && source.length <= COPY_LIMIT) {
+    // Assume ASCII: then the string's length is its size, and head and
+    // body are encoded once, into one buffer. Anything else is encoded below.
+    const wire = encodeAscii(head(source.length, null) + source);
+    if (wire !== null) {
+      c.conn.write(wire);
+      return keepAlive;
+    }
+  }
+  const body = typeof source === "string" ? encoder.encode(source) : source;
+  writeWhole(c.conn, head(body.byteLength, String(body.byteLength)), bodiless ? null : body);
   return keepAlive;
 }
 
@@ -178,7 +193,7 @@ export async function writeResponse(
   const chunked = minor === 1;
   if (!chunked) keepAlive = false;
   const headBytes = encodeHead(head({ kind: chunked ? "chunked" : "close" }));
-  if (!conn.write(a === null ? headBytes : concatBytes([headBytes, chunked ? encodeChunk(a) : a]))) {
+  if (!conn.write(a === null ? headBytes : joinShared([headBytes, chunked ? encodeChunk(a) : a]))) {
     await c.waitDrain();
   }
   await pump(c, reader, chunked, pendingRead);

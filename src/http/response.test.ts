@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { allocateShared, joinShared } from "./bytes.ts";
+import { encodeAscii, encodeChunk, encodeHead } from "./response.ts";
+
+const text = (b: Uint8Array) => String.fromCharCode(...b);
+
+describe("wire encoding", () => {
+  it("encodes an ASCII head and its body into one buffer", () => {
+    const out = encodeHead("HTTP/1.1 200 OK\r\n\r\n", new Uint8Array([0x68, 0x69]));
+    expect(text(out)).toBe("HTTP/1.1 200 OK\r\n\r\nhi");
+  });
+
+  it("writes a head with latin1 characters one byte each, not as UTF-8", () => {
+    const out = encodeHead("x-a: caf\u00e9\r\n", new Uint8Array([0x21]));
+    expect([...out]).toEqual([...Array.from("x-a: caf\u00e9\r\n", (c) => c.charCodeAt(0)), 0x21]);
+  });
+
+  it("encodes ASCII text, and declines anything else", () => {
+    expect(text(encodeAscii("abc\r\n")!)).toBe("abc\r\n");
+    expect(encodeAscii("caf\u00e9")).toBeNull();
+    expect(encodeAscii("\u2713")).toBeNull();
+    expect(encodeAscii("")!.length).toBe(0);
+  });
+
+  it("frames a chunk", () => {
+    expect(text(encodeChunk(new Uint8Array(26).fill(0x61)))).toBe("1a\r\n" + "a".repeat(26) + "\r\n");
+  });
+
+  it("hands out small buffers that never overlap, and large ones of their own", () => {
+    const seen: Uint8Array[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const b = allocateShared(1 + (i % 300));
+      expect(b.every((x) => x === 0)).toBe(true);
+      b.fill(i % 251);
+      seen.push(b);
+    }
+    seen.forEach((b, i) => expect(b.every((x) => x === i % 251)).toBe(true));
+    const big = allocateShared(1 << 20);
+    expect(big.byteOffset).toBe(0);
+    expect(big.buffer.byteLength).toBe(1 << 20);
+    expect([...joinShared([new Uint8Array([1, 2]), new Uint8Array([3])])]).toEqual([1, 2, 3]);
+  });
+});
