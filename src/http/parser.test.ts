@@ -84,6 +84,19 @@ describe("RequestParser", () => {
     expect(m.head.headers).toEqual(["Host", "a", "X", "v a l", "Y", "D\xfcsseldorf", "Z", ""]);
   });
 
+  it("decodes each head of a pipelined series on its own, obs-text or not, whole or byte by byte", () => {
+    const input = "GET /1 HTTP/1.1\r\nY: \xe9\xff\r\nHost: a\r\n\r\n" +
+      "GET /2 HTTP/1.1\r\nY: plain\r\nHost: a\r\n\r\n" +
+      "GET /3 HTTP/1.1\r\nY: \x80\r\nHost: a\r\n\r\n";
+    for (const piece of [Infinity, 1, 7]) {
+      expect(parse(input, piece).map((m) => [m.head.target, m.head.headers[1]])).toEqual([
+        ["/1", "\xe9\xff"],
+        ["/2", "plain"],
+        ["/3", "\x80"],
+      ]);
+    }
+  });
+
   it("flags Expect: 100-continue", () => {
     const [m] = parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
     expect(m.head.expectContinue).toBe(true);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { FIELD_VALUE, HEX, latin1, QDTEXT, TARGET, TOKEN } from "./chars.ts";
+import { decodeAscii, FIELD_VALUE, HEX, latin1, QDTEXT, TARGET, TOKEN } from "./chars.ts";
 import { HttpError } from "./errors.ts";
 
 /** How the body of a request is framed. */
@@ -153,6 +153,7 @@ export class RequestParser {
   #offsets: number[] = []; // token boundaries, relative to the head's start
   #headerBytes = 0; // trailer bytes of this message
   #versionIndex = 0;
+  #obsText = false; // a field value of this head has bytes above 0x7F
   // Message being built.
   #method = "";
   #target = "";
@@ -270,6 +271,7 @@ export class RequestParser {
           else if (TOKEN[c] === 1) {
             this.#headStart = this.#mark = i;
             this.#offsets.length = 0;
+            this.#obsText = false;
             state = METHOD;
           } else throw new HttpError(c === LF ? "LF_EXPECTED" : "INVALID_METHOD", "invalid start of request line");
           i++;
@@ -378,12 +380,15 @@ export class RequestParser {
           break;
         case FIELD_VALUE_CHARS: {
           let end = this.#valueEnd;
+          let bits = 0;
           while (i < len) {
             const b = buf[i];
             if (FIELD_VALUE[b] !== 1) break;
+            bits |= b;
             i++;
             if (b !== SP && b !== HTAB) end = i;
           }
+          if (bits > 0x7f) this.#obsText = true;
           this.#valueEnd = end;
           if (i === len) break;
           if (buf[i] !== CR) throw new HttpError("INVALID_HEADER_VALUE", "invalid character in field value");
@@ -404,7 +409,9 @@ export class RequestParser {
         case HEAD_END_LF:
           if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
           this.#state = state;
-          this.#finishHead(latin1(buf, this.#headStart, i));
+          this.#finishHead(
+            this.#obsText ? latin1(buf, this.#headStart, i) : decodeAscii(buf, this.#headStart, i),
+          );
           return i + 1;
       }
     }

@@ -429,7 +429,10 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     return this.#respond(ex, response);
   }
 
-  async #respond(ex: Exchange, response: unknown): Promise<void> {
+  // Synchronous as far as the write allows: a response whose body is at
+  // hand is written and the next pipelined request parsed in the same turn,
+  // without a promise.
+  #respond(ex: Exchange, response: unknown): void | Promise<void> {
     if (!(response instanceof Response)) {
       return this.#failed(ex, new TypeError(`handler returned ${describe(response)} instead of a Response`));
     }
@@ -444,16 +447,25 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     let keepAlive = ex.head.keepAlive && !this.#closing && !this.#peerEnded && !this.core.draining && !this.#parserDead;
     if (keepAlive && !ex.complete) keepAlive = this.#canDrain(ex);
     ex.started = true;
+    let written: boolean | Promise<boolean>;
     try {
-      keepAlive = await writeResponse(this, ex, response, keepAlive);
+      written = writeResponse(this, ex, response, keepAlive);
     } catch (e) {
-      // The head went out but the body failed: the framing is broken, so the
-      // only honest signal left is to cut the connection.
-      if (!this.#closed) console.error("portico: response body failed:", e);
-      ex.finish();
-      this.#destroy();
-      return;
+      return this.#writeFailed(ex, e);
     }
+    if (typeof written === "boolean") return this.#responded(ex, written);
+    return written.then((k) => this.#responded(ex, k), (e) => this.#writeFailed(ex, e));
+  }
+
+  // The head went out but the body failed: the framing is broken, so the
+  // only honest signal left is to cut the connection.
+  #writeFailed(ex: Exchange, e: unknown): void {
+    if (!this.#closed) console.error("portico: response body failed:", e);
+    ex.finish();
+    this.#destroy();
+  }
+
+  #responded(ex: Exchange, keepAlive: boolean): void {
     ex.finish();
     if (this.#closed) return;
     if (!keepAlive) this.#closing = true;

@@ -97,24 +97,51 @@ function writeParts(c: HttpConnection, ex: Exchange, parts: ResponseParts, keepA
 
 /**
  * Writes `response` for `ex`. Returns whether the connection may be kept
- * alive afterwards. Throws when the body stream fails after the head was
- * sent (the caller must then cut the connection).
+ * alive afterwards — at once when the body was at hand, else once it has
+ * been sent. Throws (or rejects) when the body stream fails after the head
+ * was sent (the caller must then cut the connection).
  */
-export async function writeResponse(
+export function writeResponse(
   c: HttpConnection,
   ex: Exchange,
   response: Response,
   keepAlive: boolean,
-): Promise<boolean> {
+): boolean | Promise<boolean> {
   const parts = (response as { [RESPONSE_PARTS]?: () => ResponseParts | null })[RESPONSE_PARTS]?.();
   if (parts) return writeParts(c, ex, parts, keepAlive);
+  const headers = response.headers;
+  if (keepAlive && wantsClose(headers)) keepAlive = false;
+  const declared = headers.get("content-length");
+  // A body that is already complete (undici keeps its source): no streaming.
+  const whole = declared === null ? staticBody(response) : null;
+  if (whole === null) return writeStreamed(c, ex, response, keepAlive, declared);
+  const bodiless = isBodiless(response.status, ex.head.method);
+  const head = serializeHead(
+    response.status,
+    response.statusText,
+    headers,
+    bodiless ? { kind: "none" } : { kind: "length", length: whole.byteLength },
+    keepAlive,
+    ex.head.versionMinor,
+    bodiless,
+    String(whole.byteLength),
+  );
+  writeWhole(c.conn, head, bodiless ? null : whole);
+  return keepAlive;
+}
+
+async function writeStreamed(
+  c: HttpConnection,
+  ex: Exchange,
+  response: Response,
+  keepAlive: boolean,
+  declared: string | null,
+): Promise<boolean> {
   const conn = c.conn;
   const status = response.status;
   const headers = response.headers;
   const minor = ex.head.versionMinor;
   const bodiless = isBodiless(status, ex.head.method);
-  if (keepAlive && wantsClose(headers)) keepAlive = false;
-  const declared = headers.get("content-length");
   const head = (
     framing: ResponseFraming,
     declaredLength: string | null = declared,
@@ -131,16 +158,6 @@ export async function writeResponse(
       declaredLength,
       contentType,
     );
-  // A body that is already complete (undici keeps its source): no streaming.
-  const whole = declared === null ? staticBody(response) : null;
-  if (whole !== null) {
-    const h = head(
-      bodiless ? { kind: "none" } : { kind: "length", length: whole.byteLength },
-      String(whole.byteLength),
-    );
-    writeWhole(conn, h, bodiless ? null : whole);
-    return keepAlive;
-  }
   // Bun leaves the default Content-Type of a string body out of
   // `response.headers` (its built-in server adds it when sending); it is recovered
   // from a clone, made before the body is touched, once the body proved to
