@@ -8,6 +8,7 @@
  */
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+import { joinShared } from "../src/http/bytes.ts";
 
 // The part of the Bun API this adapter uses, declared here so that the file
 // type-checks without bun-types.
@@ -19,6 +20,7 @@ interface BunSocket {
   readonly localPort: number;
   write(data: Uint8Array): number;
   end(): void;
+  shutdown(halfClose?: boolean): void;
   pause(): void;
   resume(): void;
   ref(): void;
@@ -51,6 +53,7 @@ interface BunApi {
 }
 
 const HIGH_WATER = 64 * 1024;
+const JOIN_LIMIT = 16 * 1024;
 
 class BunConnection implements Conn {
   readonly remoteAddr: NetAddr;
@@ -63,6 +66,11 @@ class BunConnection implements Conn {
   #wantDrain = false;
   #ending = false;
   #closed = false;
+  #corked = 0;
+  #shut = false;
+  #peerEnded = false;
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
 
   constructor(s: BunSocket) {
     this.#s = s;
@@ -72,6 +80,13 @@ class BunConnection implements Conn {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return true;
+    if (this.#corked > 0) {
+      this.#held.push(chunk);
+      this.#heldBytes += chunk.byteLength;
+      if (this.#queued + this.#heldBytes < HIGH_WATER) return true;
+      this.#wantDrain = true;
+      return false;
+    }
     if (this.#queue.length === 0) {
       const n = this.#s.write(chunk);
       if (n >= chunk.byteLength || n < 0) return true;
@@ -84,6 +99,31 @@ class BunConnection implements Conn {
       return false;
     }
     return true;
+  }
+
+  // Small writes held while corked are joined into one (one system call);
+  // large ones go out as they are rather than be copied.
+  cork(): void {
+    this.#corked++;
+  }
+
+  uncork(): void {
+    if (this.#corked > 0 && --this.#corked === 0) this.#release();
+  }
+
+  #release(): void {
+    const held = this.#held;
+    if (held.length === 0) return;
+    const bytes = this.#heldBytes;
+    this.#held = [];
+    this.#heldBytes = 0;
+    if (held.length === 1 || bytes > JOIN_LIMIT) { for (const c of held) this.write(c); }
+    else this.write(joinShared(held));
+    // Backpressure was reported while corked, but the kernel took it all.
+    if (this.#wantDrain && this.#queued === 0) {
+      this.#wantDrain = false;
+      this.handler.onDrain();
+    }
   }
 
   flush(): void {
@@ -103,23 +143,44 @@ class BunConnection implements Conn {
       }
       q.shift();
     }
-    if (this.#ending) this.#s.end();
+    if (this.#ending) this.#halfClose();
     if (this.#wantDrain) {
       this.#wantDrain = false;
       this.handler.onDrain();
     }
   }
 
+  // Bun's `end()` closes the socket outright once its buffer is sent; bytes
+  // the peer is still sending then draw a reset, which can destroy the
+  // response in the peer's receive queue. `shutdown()` sends FIN and keeps
+  // reading; the socket is closed once the peer has finished too.
+  #halfClose(): void {
+    if (this.#shut || this.#closed) return;
+    this.#shut = true;
+    if (this.#peerEnded) this.#s.end();
+    else this.#s.shutdown();
+  }
+
+  /** The peer sent FIN. */
+  peerEnded(): void {
+    this.#peerEnded = true;
+    if (this.#shut) this.#s.end();
+    else this.handler.onEnd();
+  }
+
   end(): void {
     if (this.#closed || this.#ending) return;
+    this.#corked = 0;
+    this.#release();
     this.#ending = true;
     this.resume();
-    if (this.#queue.length === 0) this.#s.end();
+    if (this.#queue.length === 0) this.#halfClose();
   }
 
   destroy(): void {
     if (this.#closed) return;
     this.#queue.length = 0;
+    this.#held.length = 0;
     this.#s.end();
     this.closed();
   }
@@ -181,7 +242,7 @@ export const bunAdapter: SocketAdapter = {
           s.data.flush();
         },
         end(s) {
-          s.data.handler.onEnd();
+          s.data.peerEnded();
         },
         close(s, error) {
           s.data?.closed(error);

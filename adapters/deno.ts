@@ -45,6 +45,7 @@ interface DenoApi {
 const SMALL = 1024; // enough for a typical request head; idle connections hold only this
 const LARGE = 64 * 1024;
 const HIGH_WATER = 64 * 1024;
+const JOIN_LIMIT = 16 * 1024;
 
 function netAddr(a: DenoAddr): NetAddr {
   return { transport: "tcp", hostname: a.hostname, port: a.port };
@@ -61,6 +62,7 @@ class DenoConnection implements Conn {
   #queue: Uint8Array[] = [];
   #queued = 0;
   #writing = false;
+  #corked = 0;
   #wantDrain = false;
   #ending = false;
   #writeClosed = false;
@@ -102,7 +104,7 @@ class DenoConnection implements Conn {
     if (this.#closed || this.#ending) return true;
     this.#queue.push(chunk);
     this.#queued += chunk.byteLength;
-    if (!this.#writing) void this.#flush();
+    if (!this.#writing && this.#corked === 0) void this.#flush();
     if (this.#queued >= HIGH_WATER) {
       this.#wantDrain = true;
       return false;
@@ -116,10 +118,15 @@ class DenoConnection implements Conn {
       while (this.#queue.length > 0 && !this.#closed) {
         const q = this.#queue;
         this.#queue = [];
-        const chunk = q.length === 1 ? q[0] : joinShared(q);
-        let off = 0;
-        while (off < chunk.byteLength) off += await this.#conn.write(chunk.subarray(off));
-        this.#queued -= chunk.byteLength;
+        let total = 0;
+        for (const c of q) total += c.byteLength;
+        // Small writes are joined into one; large ones are written as they
+        // are (a copy of 64 KiB costs more than the extra operation).
+        for (const chunk of q.length === 1 || total > JOIN_LIMIT ? q : [joinShared(q)]) {
+          let off = 0;
+          while (off < chunk.byteLength) off += await this.#conn.write(chunk.subarray(off));
+          this.#queued -= chunk.byteLength;
+        }
         if (this.#wantDrain && this.#queued < HIGH_WATER) {
           this.#wantDrain = false;
           this.handler.onDrain();
@@ -132,6 +139,16 @@ class DenoConnection implements Conn {
       this.#writing = false;
     }
     if (this.#ending && !this.#closed) void this.#finishEnd();
+  }
+
+  // Each write is an operation that resolves later: writes made while
+  // corked go out joined, as one.
+  cork(): void {
+    this.#corked++;
+  }
+
+  uncork(): void {
+    if (this.#corked > 0 && --this.#corked === 0 && !this.#writing && this.#queue.length > 0) void this.#flush();
   }
 
   async #finishEnd(): Promise<void> {
@@ -148,9 +165,12 @@ class DenoConnection implements Conn {
   end(): void {
     if (this.#closed || this.#ending) return;
     this.#ending = true;
+    this.#corked = 0;
     // Keep reading: the core discards what arrives, and we see the peer's FIN.
     this.resume();
-    if (!this.#writing) void this.#finishEnd();
+    if (this.#writing) return;
+    if (this.#queue.length > 0) void this.#flush(); // written while corked; ends when done
+    else void this.#finishEnd();
   }
 
   destroy(): void {

@@ -74,11 +74,13 @@ export interface Conn {
   /** Flushes what is queued, then half-closes (sends FIN) and closes. */
   end(): void;
   /**
-   * Optional: hold writes until `uncork()`, so that a head and a large body
-   * go out in one system call without being copied into one buffer.
+   * Optional: hold writes until `uncork()`, so that several writes (a head
+   * and a large body, the answers to pipelined requests) go out in one
+   * system call. Calls nest: writes are held until every `cork()` has had
+   * its `uncork()`. `end()` sends what is held.
    */
   cork?(): void;
-  /** Sends what `cork()` held. */
+  /** Undoes one `cork()`; the last one sends what was held. */
   uncork?(): void;
   /** Closes now, dropping anything not yet sent. */
   destroy(): void;

@@ -205,7 +205,6 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       this.#hold(chunk);
       return;
     }
-    if (this.#current === null && this.#parser.idle) this.#setDeadline("headers");
     this.#feed(chunk);
   }
 
@@ -274,30 +273,50 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   }
 
   #feed(data: Uint8Array, owned = false): void {
-    for (;;) {
-      let n: number;
-      try {
-        n = this.#parser.execute(data);
-      } catch (e) {
-        // A body error can come in the same chunk as its head: start the
-        // handler first, so that it sees the error when it reads.
-        const pending = this.#dispatch;
-        this.#dispatch = null;
-        if (pending !== null) this.#run(pending);
-        this.#protocolError(e);
-        return;
+    let corked = false;
+    try {
+      for (;;) {
+        let n: number;
+        try {
+          n = this.#parser.execute(data);
+        } catch (e) {
+          // A body error can come in the same chunk as its head: start the
+          // handler first, so that it sees the error when it reads.
+          const pending = this.#dispatch;
+          this.#dispatch = null;
+          if (pending !== null) this.#run(pending);
+          this.#protocolError(e);
+          return;
+        }
+        const ex = this.#dispatch;
+        if (ex !== null) {
+          this.#dispatch = null;
+          // More requests in this chunk: the answers that are ready at once
+          // go out together, in one system call, when the adapter can.
+          if (!corked && n < data.length && this.conn.cork !== undefined) {
+            this.conn.cork();
+            corked = true;
+          }
+          this.#run(ex);
+        }
+        if (n >= data.length) break;
+        data = data.subarray(n);
+        if (this.#current !== null || this.#ended || this.#closed) {
+          if (!this.#ended && !this.#closed) this.#hold(data, owned);
+          return;
+        }
       }
-      const ex = this.#dispatch;
-      if (ex !== null) {
-        this.#dispatch = null;
-        this.#run(ex);
-      }
-      if (n >= data.length) return;
-      data = data.subarray(n);
-      if (this.#current !== null || this.#ended || this.#closed) {
-        if (!this.#ended && !this.#closed) this.#hold(data, owned);
-        return;
-      }
+    } finally {
+      if (corked) this.conn.uncork!();
+    }
+    // A head is unfinished: its deadline runs from its first byte, which
+    // came in this call unless the deadline is already the head's. (Set
+    // here rather than before parsing, a head that completes at once costs
+    // no clock read.)
+    if (
+      this.#current === null && (this.deadlineKind !== "headers" || this.deadline === 0) && !this.#parser.idle &&
+      !this.#ended
+    ) {
       this.#setDeadline("headers");
     }
   }
@@ -494,7 +513,6 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     this.#discardLeft = 0;
     if (this.#stash !== null) {
       const s = this.#take();
-      this.#setDeadline("headers");
       if (this.#readPaused) {
         this.#readPaused = false;
         this.conn.resume();

@@ -130,6 +130,29 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
         expect(await c.waitForServerClose(3000)).toBe(true);
       });
     });
+
+    it("answers early and closes without a reset while the client is still sending a large body", async () => {
+      // The handler ignores a 16 MiB body, too large to drain: the server
+      // answers, sends FIN and keeps reading, so the client's bytes in
+      // flight never turn into a reset that would destroy the response.
+      for (let round = 0; round < 3; round++) {
+        await withRaw(server, async (c) => {
+          await c.write(req("POST", `/hello?i=${round}`, { "content-length": String(16 * MiB) }));
+          const response = c.readResponse();
+          const chunk = new Uint8Array(64 * 1024).fill(0x61);
+          let sent = 0;
+          while (sent < 16 * MiB && !c.peerEnded) {
+            await c.write(chunk);
+            sent += chunk.length;
+          }
+          const r = await response;
+          expect(r.status).toBe(200);
+          expect(r.text()).toBe(`hello ${round}`);
+          expect(r.header("connection")).toBe("close");
+          expect(await c.waitForServerClose(3000)).toBe(true);
+        });
+      }
+    });
   });
 
   describe("pipelining", () => {
