@@ -119,6 +119,8 @@ const MAX_CHUNK_SIZE = Number.MAX_SAFE_INTEGER / 16;
 const HOST_RE = /^[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]*$/;
 const ABSOLUTE_RE = /^https?:\/\/[^/?#@]+/i;
 
+const CONTENT_LENGTH = Uint8Array.from("content-length", (c) => c.charCodeAt(0));
+
 /**
  * Parses a stream of requests on one connection.
  *
@@ -426,7 +428,9 @@ export class RequestParser {
     const n = o.length;
     if (o[n - 3] - o[n - 4] !== 14) return;
     const base = this.#headStart;
-    if (latin1(buf, base + o[n - 4], base + o[n - 3]).toLowerCase() !== "content-length") return;
+    const name = base + o[n - 4];
+    // Field names are tokens: OR-ing 0x20 lower-cases letters and leaves "-".
+    for (let k = 0; k < 14; k++) if ((buf[name + k] | 0x20) !== CONTENT_LENGTH[k]) return;
     this.#setContentLength(latin1(buf, base + o[n - 2], base + o[n - 1]));
   }
 

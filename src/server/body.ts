@@ -75,6 +75,12 @@ export class BodyStream {
   /** Reads the whole body without a stream (the stream must not have been touched). */
   collect(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#ending && this.#stream === null) {
+      // Already complete (the usual case for a small body): no waiting.
+      const all = concatBytes(this.#queue);
+      this.#finish();
+      return Promise.resolve(all);
+    }
     return new Promise((resolve, reject) => {
       this.#collect = { resolve, reject };
       if (this.#ending) this.#deliverCollected();

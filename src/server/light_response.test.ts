@@ -46,4 +46,17 @@ describe("LightResponse", () => {
     expect(() => new Light("x", { headers: { "bad name": "v" } })).toThrow(TypeError);
     expect(() => new Light("x", { headers: { ok: "a\r\nInjected: 1" } })).toThrow(TypeError);
   });
+
+  it("validates header values as the platform does: trimmed, bytes only", () => {
+    expect(parts(new Light(null, { headers: [["x-a", "\t a b \t"]] }))!.headers).toEqual([["x-a", "a b"]]);
+    expect(parts(new Light(null, { headers: new Headers({ "X-B": "caf\u00e9" }) }))!.headers).toEqual([[
+      "x-b",
+      "caf\u00e9",
+    ]]);
+    expect(parts(new Light(null, { headers: { "x-n": 42 as unknown as string } }))!.headers).toEqual([["x-n", "42"]]);
+    // Not a byte, NUL, a malformed entry: the platform decides (and throws).
+    expect(() => new Light("x", { headers: { a: "\u2713" } })).toThrow(TypeError);
+    expect(() => new Light("x", { headers: { a: "x\0y" } })).toThrow(TypeError);
+    expect(() => new Light("x", { headers: [["a"]] as unknown as [string, string][] })).toThrow(TypeError);
+  });
 });

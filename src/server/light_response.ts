@@ -36,21 +36,41 @@ export interface ResponseParts {
 export const RESPONSE_PARTS: unique symbol = Symbol.for("portico.response-parts") as never;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\0\r\n]/;
+const BAD_VALUE = /[\0\r\n\u0100-\uffff]/; // NUL, CR, LF, or not a byte
 const OWS = /^[\t ]+|[\t ]+$/g;
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+// One validated field, or null when the platform must judge it.
+function pairOf(name: unknown, raw: unknown): [string, string] | null {
+  if (typeof name !== "string" || !TOKEN.test(name)) return null;
+  let value = String(raw);
+  if (value.length > 0 && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1)))) {
+    value = value.replace(OWS, "");
+  }
+  return BAD_VALUE.test(value) ? null : [name.toLowerCase(), value];
+}
 
 // Header init as validated pairs, or null when the platform must judge it.
 function pairsOf(init: HeadersInit | undefined): [string, string][] | null {
   const out: [string, string][] = [];
   if (init === undefined) return out;
-  const entries: Iterable<unknown> = init instanceof Headers || Array.isArray(init) ? init : Object.entries(init);
-  for (const entry of entries) {
-    if (!Array.isArray(entry) || entry.length !== 2) return null;
-    const [name, raw] = entry as [unknown, unknown];
-    const value = String(raw).replace(OWS, "");
-    if (typeof name !== "string" || !TOKEN.test(name) || BAD_VALUE.test(value)) return null;
-    for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0xff) return null;
-    out.push([name.toLowerCase(), value]);
+  if (init instanceof Headers || Array.isArray(init)) {
+    for (const entry of init as Iterable<unknown>) {
+      if (!Array.isArray(entry) || entry.length !== 2) return null;
+      const pair = pairOf(entry[0], entry[1]);
+      if (pair === null) return null;
+      out.push(pair);
+    }
+    return out;
+  }
+  const record = init as Record<string, unknown>;
+  for (const name of Object.keys(record)) {
+    const pair = pairOf(name, record[name]);
+    if (pair === null) return null;
+    out.push(pair);
   }
   return out;
 }

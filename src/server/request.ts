@@ -85,28 +85,32 @@ export class IncomingRequest {
     return this.#bodyUsed || this.#source.locked;
   }
 
+  // The body readers return their promises directly rather than through
+  // async functions: a body that is already complete then reaches the
+  // handler a few microtask turns sooner.
+
   /** Reads the whole body into a new buffer. */
-  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    if (this.#real) return new Uint8Array(await this.#real.arrayBuffer());
-    if (this.bodyUsed) throw new TypeError("Body has already been consumed.");
+  bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#real) return this.#real.arrayBuffer().then((b) => new Uint8Array(b));
+    if (this.bodyUsed) return Promise.reject(new TypeError("Body has already been consumed."));
     this.#bodyUsed = true;
-    if (this.#streamed) return await readAll(this.#source.stream!);
-    return await (this.#source.collect() ?? new Uint8Array(0));
+    if (this.#streamed) return readAll(this.#source.stream!);
+    return this.#source.collect() ?? Promise.resolve(new Uint8Array(0));
   }
 
   /** Reads the whole body into an ArrayBuffer. */
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    return (await this.bytes()).buffer;
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.bytes().then(bufferOf);
   }
 
   /** Reads the whole body as UTF-8 text. */
-  async text(): Promise<string> {
-    return decoder.decode(await this.bytes());
+  text(): Promise<string> {
+    return this.bytes().then(decodeText);
   }
 
   /** Reads the whole body as JSON. */
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
+  json(): Promise<unknown> {
+    return this.text().then(JSON.parse);
   }
 
   /** The platform Request, built on first use. */
@@ -125,6 +129,14 @@ export class IncomingRequest {
     }
     return this.#real;
   }
+}
+
+function bufferOf(bytes: Uint8Array<ArrayBuffer>): ArrayBuffer {
+  return bytes.buffer;
+}
+
+function decodeText(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
 }
 
 // Everything else on Request.prototype forwards to the real Request.
