@@ -412,7 +412,7 @@ export class RequestParser {
           if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
           this.#state = state;
           this.#finishHead(
-            this.#obsText ? latin1(buf, this.#headStart, i) : decodeAscii(buf, this.#headStart, i),
+            this.#obsText ? latin1(buf, this.#headStart, i + 1) : decodeAscii(buf, this.#headStart, i + 1),
           );
           return i + 1;
       }
