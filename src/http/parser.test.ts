@@ -97,6 +97,17 @@ describe("RequestParser", () => {
     }
   });
 
+  it("recognises framing fields in any case, and only those", () => {
+    const [m] = parse("POST / HTTP/1.1\r\nhOsT: a\r\nCONTENT-LENGTH: 3\r\nContent-Lengtx: 9\r\nConnectioN: Close\r\n\r\nabc");
+    expect(m.head.host).toBe("a");
+    expect(m.head.contentLength).toBe(3);
+    expect(m.body).toBe("abc");
+    expect(m.head.keepAlive).toBe(false);
+    const [c] = parse("POST / HTTP/1.1\r\nHost: a\r\nTRANSFER-encoding: Chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n");
+    expect(c.head.framing).toBe("chunked");
+    expect(c.body).toBe("xyz");
+  });
+
   it("flags Expect: 100-continue", () => {
     const [m] = parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
     expect(m.head.expectContinue).toBe(true);

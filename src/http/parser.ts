@@ -119,6 +119,14 @@ const MAX_CHUNK_SIZE = Number.MAX_SAFE_INTEGER / 16;
 const HOST_RE = /^[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]*$/;
 const ABSOLUTE_RE = /^https?:\/\/[^/?#@]+/i;
 
+// Whether the token `name` equals `lower` (same length, lower case) but for
+// case. For token characters, OR-ing 0x20 lower-cases letters and changes
+// nothing that could match a letter or "-"; no string is built.
+function sameToken(name: string, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) if ((name.charCodeAt(k) | 0x20) !== lower.charCodeAt(k)) return false;
+  return true;
+}
+
 const CONTENT_LENGTH = Uint8Array.from("content-length", (c) => c.charCodeAt(0));
 
 /**
@@ -446,24 +454,24 @@ export class RequestParser {
     this.#headers.push(name, value);
     switch (name.length) {
       case 4:
-        if (name.toLowerCase() === "host") {
+        if (sameToken(name, "host")) {
           this.#hostCount++;
           this.#host = value;
         }
         break;
       case 6:
-        if (name.toLowerCase() === "expect") this.#expect = value;
+        if (sameToken(name, "expect")) this.#expect = value;
         break;
       case 10:
-        if (name.toLowerCase() === "connection") {
+        if (sameToken(name, "connection")) {
           this.#connection = this.#connection === null ? value : this.#connection + "," + value;
         }
         break;
       case 14:
-        if (name.toLowerCase() === "content-length") this.#setContentLength(value);
+        if (sameToken(name, "content-length")) this.#setContentLength(value);
         break;
       case 17:
-        if (name.toLowerCase() === "transfer-encoding") {
+        if (sameToken(name, "transfer-encoding")) {
           this.#transferEncoding = this.#transferEncoding === null ? value : this.#transferEncoding + "," + value;
         }
         break;
