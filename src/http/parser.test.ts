@@ -98,7 +98,9 @@ describe("RequestParser", () => {
   });
 
   it("recognises framing fields in any case, and only those", () => {
-    const [m] = parse("POST / HTTP/1.1\r\nhOsT: a\r\nCONTENT-LENGTH: 3\r\nContent-Lengtx: 9\r\nConnectioN: Close\r\n\r\nabc");
+    const [m] = parse(
+      "POST / HTTP/1.1\r\nhOsT: a\r\nCONTENT-LENGTH: 3\r\nContent-Lengtx: 9\r\nConnectioN: Close\r\n\r\nabc",
+    );
     expect(m.head.host).toBe("a");
     expect(m.head.contentLength).toBe(3);
     expect(m.body).toBe("abc");
