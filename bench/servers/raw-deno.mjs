@@ -11,7 +11,9 @@ async function handle(conn) {
     conn.setNoDelay(true);
   } catch { /* older Deno */ }
   const count = headCounter();
-  const buf = new Uint8Array(4 * 1024); // as small as portico's Deno adapter starts with
+  // BENCH_RAW_READ_BUFFER: the read buffer's size (default 4 KiB), to find
+  // the runtime's own memory floor per connection with a tiny one.
+  const buf = new Uint8Array(Number(Deno.env.get("BENCH_RAW_READ_BUFFER") ?? 4096));
   try {
     for (;;) {
       const n = await conn.read(buf);

@@ -1,0 +1,70 @@
+// The core's own cost per request, without sockets: parsing, the request
+// bridge, the handler call and the response writing, measured through a fake
+// adapter whose connections answer synchronously. What a runtime's socket
+// I/O adds on top is what bench/run.mjs measures.
+//
+//   node bench/core.mjs                      (dist/: npm run build first)
+//   node_modules/.bin/deno run -A bench/core.mjs
+//   node_modules/.bin/bun bench/core.mjs
+//
+// Options: --requests <n> (default 2,000,000), --pipeline <n> requests per
+// chunk (default 1, as wrk sends them; 16 for the pipeline scenario).
+import process from "node:process";
+import { loadPortico } from "./servers/common.mjs";
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : Number(process.argv[i + 1]);
+}
+const requests = option("requests", 2_000_000);
+const depth = option("pipeline", 1);
+
+const { serve } = await loadPortico();
+let handler = null;
+let answered = 0;
+const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
+const conn = {
+  remoteAddr: addr,
+  localAddr: addr,
+  write() {
+    answered++;
+    return true;
+  },
+  end() {},
+  destroy() {},
+  pause() {},
+  resume() {},
+  ref() {},
+  unref() {},
+};
+const adapter = {
+  name: "fake",
+  listen(_options, onConnection) {
+    handler = onConnection(conn);
+    return Promise.resolve({ addr, close: () => Promise.resolve(), ref() {}, unref() {} });
+  },
+};
+const server = serve({ adapter, port: 1, onListen() {}, fetch: () => new Response("Hello, World!") });
+await new Promise((r) => setTimeout(r, 10));
+
+// The request wrk sends for the hello scenario.
+const one = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n";
+const chunk = new TextEncoder().encode(one.repeat(depth));
+
+function run(n) {
+  const before = answered;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += depth) handler.onData(chunk);
+  const ms = performance.now() - t0;
+  if (answered - before < n) throw new Error(`only ${answered - before} of ${n} requests were answered synchronously`);
+  return ms;
+}
+run(Math.min(200_000, requests)); // warm-up
+const ms = run(requests);
+const runtime = typeof Deno !== "undefined" ? "deno" : typeof Bun !== "undefined" ? "bun" : "node";
+console.log(
+  `${runtime}: ${(ms * 1000 / requests).toFixed(2)} µs per request ` +
+    `(${requests.toLocaleString("en-US")} requests, ${depth} per chunk, one core)`,
+);
+await server.shutdown();
+process.exit(0);
