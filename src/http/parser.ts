@@ -324,6 +324,19 @@ export class RequestParser {
           break;
         }
         case VERSION:
+          // The usual "HTTP/1.1" CRLF, whole in this chunk: one comparison
+          // instead of ten trips through the states below.
+          if (
+            this.#versionIndex === 0 && i + 10 <= len && c === 0x48 && buf[i + 1] === 0x54 && buf[i + 2] === 0x54 &&
+            buf[i + 3] === 0x50 && buf[i + 4] === 0x2f && buf[i + 5] === 0x31 && buf[i + 6] === 0x2e &&
+            buf[i + 7] === 0x31 && buf[i + 8] === CR && buf[i + 9] === LF
+          ) {
+            this.#major = this.#minor = 1;
+            i += 10;
+            this.#fieldsStart = i - this.#headStart;
+            state = FIELD_START;
+            break;
+          }
           if (c !== HTTP_SLASH[this.#versionIndex]) throw new HttpError("INVALID_VERSION", "invalid HTTP version");
           if (++this.#versionIndex === 5) state = VERSION_MAJOR;
           i++;

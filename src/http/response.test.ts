@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { allocateShared, joinShared } from "./bytes.ts";
-import { encodeAscii, encodeChunk, encodeHead } from "./response.ts";
+import { encodeAscii, encodeChunk, encodeHead, httpDate } from "./response.ts";
 
 const text = (b: Uint8Array) => String.fromCharCode(...b);
 
@@ -39,5 +39,14 @@ describe("wire encoding", () => {
     expect(big.byteOffset).toBe(0);
     expect(big.buffer.byteLength).toBe(1 << 20);
     expect([...joinShared([new Uint8Array([1, 2]), new Uint8Array([3])])]).toEqual([1, 2, 3]);
+  });
+
+  it("formats Date once per second, and moves on with the clock", async () => {
+    const a = httpDate();
+    expect(new Date(Date.parse(a)).toUTCString()).toBe(a);
+    expect(Math.abs(Date.parse(a) - Date.now())).toBeLessThan(1500);
+    expect(httpDate()).toBe(a);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(Date.parse(httpDate())).toBeGreaterThan(Date.parse(a));
   });
 });

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { setTimeout } from "node:timers";
 import { allocateShared } from "./bytes.ts";
 import { writeLatin1 } from "./chars.ts";
 
@@ -65,15 +66,22 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? "";
 }
 
-let dateSecond = -1;
-let dateValue = "";
+let dateValue: string | null = null;
 
-/** The `Date` field value, formatted at most once per second. */
-export function httpDate(now: number = Date.now()): string {
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateValue = new Date(second * 1000).toUTCString();
+function expireDate(): void {
+  dateValue = null;
+}
+
+/**
+ * The `Date` field value. It is formatted once per second: a timer set for
+ * the next second boundary (unref'd, so it never keeps a process alive)
+ * drops the cached value, and a response pays no clock read.
+ */
+export function httpDate(): string {
+  if (dateValue === null) {
+    const now = Date.now();
+    dateValue = new Date(now).toUTCString();
+    setTimeout(expireDate, 1000 - (now % 1000)).unref();
   }
   return dateValue;
 }
