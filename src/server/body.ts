@@ -108,7 +108,9 @@ export class BodyStream {
   /** Queues a copy of `chunk`; returns false when the consumer is behind. */
   push(chunk: Uint8Array): boolean {
     if (this.#done || this.#ending) return true;
-    const copy = chunk.slice();
+    // A real copy: the adapter may reuse the chunk's memory, and a Buffer's
+    // slice() would only be a view of it.
+    const copy = new Uint8Array(chunk);
     if (this.#waiting) {
       this.#waiting = false;
       this.#controller!.enqueue(copy);

@@ -221,7 +221,7 @@ class Parked implements ConnHandler {
 
   onData(chunk: Uint8Array): void {
     if (this.#target) this.#target.onData(chunk);
-    else this.#held.push(chunk.slice());
+    else this.#held.push(new Uint8Array(chunk)); // a copy, even of a Buffer
   }
 
   onDrain(): void {

@@ -77,6 +77,15 @@ function pairsOf(init: HeadersInit | undefined): [string, string][] | null {
 
 const PLATFORM = Symbol("platform Response");
 
+// The fields of `new Response(string)` without headers, as the platform sets them.
+// Not frozen: frozen arrays take slower paths when iterated.
+const TEXT_PLAIN: [string, string][] = [["content-type", "text/plain;charset=UTF-8"]];
+
+function hasContentType(pairs: [string, string][]): boolean {
+  for (let i = 0; i < pairs.length; i++) if (pairs[i][0] === "content-type") return true;
+  return false;
+}
+
 /** Creates the class for a given platform Response (so tests can make one without installing it). */
 export function makeLightResponse(Native: typeof Response): typeof Response {
   class LightResponse {
@@ -102,8 +111,12 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
       }
       this.#body = (body ?? null) as string | Uint8Array | null;
       this.#init = init;
-      if (typeof body === "string" && !pairs.some(([n]) => n === "content-type")) {
-        pairs.push(["content-type", "text/plain;charset=UTF-8"]);
+      if (typeof body === "string" && !hasContentType(pairs)) {
+        if (pairs.length === 0) {
+          this.#pairs = TEXT_PLAIN; // shared: the server only reads it
+          return;
+        }
+        pairs.push(TEXT_PLAIN[0]);
       }
       this.#pairs = pairs;
     }
