@@ -123,7 +123,7 @@ class DenoConnection implements Conn {
         // Small writes are joined into one; large ones are written as they
         // are (a copy of 64 KiB costs more than the extra operation).
         for (const chunk of q.length === 1 || total > JOIN_LIMIT ? q : [joinShared(q)]) {
-          let off = 0;
+          let off = await this.#conn.write(chunk);
           while (off < chunk.byteLength) off += await this.#conn.write(chunk.subarray(off));
           this.#queued -= chunk.byteLength;
         }
