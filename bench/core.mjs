@@ -22,12 +22,19 @@ const depth = option("pipeline", 1);
 const { serve } = await loadPortico();
 let handler = null;
 let answered = 0;
+let awaited = 0;
+let wake = null;
 const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
 const conn = {
   remoteAddr: addr,
   localAddr: addr,
   write() {
     answered++;
+    if (wake !== null && answered >= awaited) {
+      const w = wake;
+      wake = null;
+      w();
+    }
     return true;
   },
   end() {},
@@ -51,16 +58,22 @@ await new Promise((r) => setTimeout(r, 10));
 const one = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n";
 const chunk = new TextEncoder().encode(one.repeat(depth));
 
-function run(n) {
-  const before = answered;
+// Answers that come later (an async handler, an older core) are awaited,
+// which adds a promise turn per chunk to the figure.
+async function run(n) {
   const t0 = performance.now();
-  for (let i = 0; i < n; i += depth) handler.onData(chunk);
-  const ms = performance.now() - t0;
-  if (answered - before < n) throw new Error(`only ${answered - before} of ${n} requests were answered synchronously`);
-  return ms;
+  for (let i = 0; i < n; i += depth) {
+    const want = answered + depth;
+    handler.onData(chunk);
+    if (answered < want) {
+      awaited = want;
+      await new Promise((r) => (wake = r));
+    }
+  }
+  return performance.now() - t0;
 }
-run(Math.min(200_000, requests)); // warm-up
-const ms = run(requests);
+await run(Math.min(200_000, requests)); // warm-up
+const ms = await run(requests);
 const runtime = typeof Deno !== "undefined" ? "deno" : typeof Bun !== "undefined" ? "bun" : "node";
 console.log(
   `${runtime}: ${(ms * 1000 / requests).toFixed(2)} µs per request ` +
