@@ -28,6 +28,10 @@ export const KEEPALIVE_MS = 120_000;
 
 export function listening(port) {
   console.log(`LISTENING ${port}`);
+  // For profiling by hand: exit normally after this many seconds, so that
+  // --cpu-prof writes its profile (a kill would not).
+  const after = Number(process.env.BENCH_EXIT_AFTER ?? 0);
+  if (after > 0) setTimeout(() => process.exit(0), after * 1000);
 }
 
 /** portico's entry for this runtime: dist/mod.js under node (v20 does not strip types), src/mod.ts elsewhere. */
