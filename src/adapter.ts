@@ -67,8 +67,10 @@ export interface Conn {
   readonly localAddr: NetAddr;
   /**
    * Queues bytes for sending. The adapter may keep `chunk` until it is sent,
-   * so the caller must not reuse it. Returns false when the queue is above
-   * the high-water mark: wait for `onDrain` before writing more.
+   * so the caller must not reuse it. `chunk` may be a view into a buffer
+   * shared with other connections: send its bytes only (`byteOffset`,
+   * `byteLength`), never its whole `.buffer`. Returns false when the queue is
+   * above the high-water mark: wait for `onDrain` before writing more.
    */
   write(chunk: Uint8Array): boolean;
   /** Flushes what is queued, then half-closes (sends FIN) and closes. */

@@ -7,11 +7,12 @@
 
 // Node and Deno give every new typed array its own off-heap store: about
 // 0.6 µs even for 100 bytes, more than the rest of encoding a response head
-// (Bun's cost is ~20 ns). Small buffers that stay inside the server (bytes
-// bound for a socket, pipelined bytes waiting for their turn) are therefore
-// cut from a shared slab, as Node's Buffer pool does. A slab is never written
+// (Bun's cost is ~20 ns). Small buffers bound for a socket are therefore cut
+// from a shared slab, as Node's Buffer pool does. A slab is never written
 // twice: a view keeps its whole slab alive until the view is collected, so a
-// send queue may pin up to SLAB_BYTES per queued small write.
+// send queue may pin up to SLAB_BYTES per queued small write. Bytes the core
+// keeps and charges to a byte budget are not cut from it (the budget would
+// count the view, not the slab).
 const SLAB_BYTES = 32 * 1024;
 const SLAB_MAX = 4 * 1024;
 let slab = new Uint8Array(0);

@@ -12,7 +12,7 @@
 
 import type { Conn, ConnHandler, NetAddr } from "../adapter.ts";
 import { type ResourceGroup, runWithGroup } from "../groups/group.ts";
-import { joinShared } from "../http/bytes.ts";
+import { concatBytes } from "../http/bytes.ts";
 import { HttpError } from "../http/errors.ts";
 import { type ParserHandler, type RequestHead, RequestParser } from "../http/parser.ts";
 import { encodeHead, reasonPhrase } from "../http/response.ts";
@@ -260,8 +260,10 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   #hold(chunk: Uint8Array, owned = false): void {
     const s = this.#stash;
     this.group.charge(chunk.length);
-    if (s === null) this.#stash = owned ? chunk : joinShared([chunk]);
-    else this.#stash = joinShared([s, chunk]);
+    // Copies of exact size, not slab views: a held view would keep its whole
+    // slab alive while the budget counts only these bytes.
+    if (s === null) this.#stash = owned ? chunk : new Uint8Array(chunk);
+    else this.#stash = concatBytes([s, chunk]);
     if (this.#stash.length > STASH_PAUSE) this.#pauseRead();
   }
 

@@ -59,4 +59,19 @@ describe("LightResponse", () => {
     expect(() => new Light("x", { headers: { a: "x\0y" } })).toThrow(TypeError);
     expect(() => new Light("x", { headers: [["a"]] as unknown as [string, string][] })).toThrow(TypeError);
   });
+
+  it("reads header inits as the platform does: iterables as pairs, records, nothing else", () => {
+    const fromMap = new Light(null, { headers: new Map([["X-M", "1"]]) as unknown as HeadersInit });
+    expect(parts(fromMap)!.headers).toEqual([["x-m", "1"]]);
+    expect(fromMap.headers.get("x-m")).toBe("1");
+    expect(() => new Light("x", { headers: "ab" as unknown as HeadersInit })).toThrow(TypeError);
+    expect(() => new Light("x", { headers: { a: Symbol("x") as unknown as string } })).toThrow(TypeError);
+  });
+
+  it("leaves a body with a null-body status to the platform, which rejects it", () => {
+    for (const status of [204, 205, 304]) {
+      expect(() => new Light("x", { status })).toThrow(TypeError);
+      expect(parts(new Light(null, { status }))!.status).toBe(status);
+    }
+  });
 });

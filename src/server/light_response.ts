@@ -26,8 +26,8 @@ export interface ResponseParts {
   status: number;
   /** Reason phrase, or "". */
   statusText: string;
-  /** Header fields as [lower-case name, value] pairs, validated. */
-  headers: [string, string][];
+  /** Header fields as [lower-case name, value] pairs, validated. Shared: never modify. */
+  headers: readonly (readonly [string, string])[];
   /** The whole body. */
   body: string | Uint8Array | null;
 }
@@ -45,7 +45,7 @@ function isOws(c: number): boolean {
 
 // One validated field, or null when the platform must judge it.
 function pairOf(name: unknown, raw: unknown): [string, string] | null {
-  if (typeof name !== "string" || !TOKEN.test(name)) return null;
+  if (typeof name !== "string" || !TOKEN.test(name) || typeof raw === "symbol") return null;
   let value = String(raw);
   if (value.length > 0 && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1)))) {
     value = value.replace(OWS, "");
@@ -54,10 +54,14 @@ function pairOf(name: unknown, raw: unknown): [string, string] | null {
 }
 
 // Header init as validated pairs, or null when the platform must judge it.
+// Like the platform: an iterable (Headers, an array, a Map…) is a sequence
+// of pairs, any other object a record; anything else is the platform's to
+// reject.
 function pairsOf(init: HeadersInit | undefined): [string, string][] | null {
   const out: [string, string][] = [];
   if (init === undefined) return out;
-  if (init instanceof Headers || Array.isArray(init)) {
+  if (typeof init !== "object" || init === null) return null;
+  if (Symbol.iterator in init) {
     for (const entry of init as Iterable<unknown>) {
       if (!Array.isArray(entry) || entry.length !== 2) return null;
       const pair = pairOf(entry[0], entry[1]);
@@ -67,6 +71,7 @@ function pairsOf(init: HeadersInit | undefined): [string, string][] | null {
     return out;
   }
   const record = init as Record<string, unknown>;
+  if (Object.getOwnPropertySymbols(record).length > 0) return null;
   for (const name of Object.keys(record)) {
     const pair = pairOf(name, record[name]);
     if (pair === null) return null;
@@ -79,7 +84,7 @@ const PLATFORM = Symbol("platform Response");
 
 // The fields of `new Response(string)` without headers, as the platform sets them.
 // Not frozen: frozen arrays take slower paths when iterated.
-const TEXT_PLAIN: [string, string][] = [["content-type", "text/plain;charset=UTF-8"]];
+const TEXT_PLAIN: readonly (readonly [string, string])[] = [["content-type", "text/plain;charset=UTF-8"]];
 
 function hasContentType(pairs: [string, string][]): boolean {
   for (let i = 0; i < pairs.length; i++) if (pairs[i][0] === "content-type") return true;
@@ -91,7 +96,7 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
   class LightResponse {
     #body: string | Uint8Array | null = null;
     #init: ResponseInit | undefined;
-    #pairs: [string, string][] | null = null;
+    #pairs: readonly (readonly [string, string])[] | null = null;
     #real: Response | null = null;
 
     constructor(body?: BodyInit | null, init?: ResponseInit) {
@@ -103,7 +108,9 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
       const status = init?.status;
       const plainInit = init === undefined ||
         ((status === undefined || (Number.isInteger(status) && status >= 200 && status <= 599)) &&
-          (init.statusText === undefined || /^[\t\x20-\x7e\x80-\xff]*$/.test(init.statusText)));
+          (init.statusText === undefined || /^[\t\x20-\x7e\x80-\xff]*$/.test(init.statusText)) &&
+          // A null-body status with a body: the platform throws.
+          (body === undefined || body === null || (status !== 204 && status !== 205 && status !== 304)));
       const pairs = simple && plainInit ? pairsOf(init?.headers) : null;
       if (pairs === null) {
         this.#real = new Native(body, init); // the platform validates (and throws) as usual
@@ -116,7 +123,7 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
           this.#pairs = TEXT_PLAIN; // shared: the server only reads it
           return;
         }
-        pairs.push(TEXT_PLAIN[0]);
+        pairs.push(["content-type", "text/plain;charset=UTF-8"]);
       }
       this.#pairs = pairs;
     }
