@@ -88,6 +88,27 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
         expect(url.pathname + url.search).toBe("/info?x=1");
       });
     });
+
+    it("takes header inits of every Fetch kind (record, array, Headers, Map)", async () => {
+      for (const kind of ["record", "array", "headers", "map"]) {
+        const r = await get(`/init-headers?kind=${kind}`);
+        expect(r.status).toBe(200);
+        expect(r.headers.get("x-kind")).toBe(kind);
+        expect(r.headers.get("x-two")).toBe("2");
+        expect(await r.text()).toBe(`init ${kind}`);
+      }
+    });
+
+    it("treats a 204 built with a body as the runtime's own Response does", async () => {
+      // Node's and Deno's Response throw (the handler fails: 500); Bun's
+      // accepts it, and a 204 goes out without a body.
+      await withRaw(server, async (c) => {
+        await c.write(req("GET", "/null-body-status"));
+        const r = await c.readResponse();
+        expect(r.status).toBe(runtime === "bun" ? 204 : 500);
+        if (runtime === "bun") expect(r.body.length).toBe(0);
+      });
+    });
   });
 
   describe("keep-alive", () => {
