@@ -36,9 +36,16 @@ export function allocateShared(n: number): Uint8Array {
 
 /** Joins chunks into one buffer from {@link allocateShared}. */
 export function joinShared(parts: Uint8Array[]): Uint8Array {
+  return copyInto(parts, allocateShared(byteLengthOf(parts)));
+}
+
+function byteLengthOf(parts: Uint8Array[]): number {
   let n = 0;
   for (const p of parts) n += p.byteLength;
-  const out = allocateShared(n);
+  return n;
+}
+
+function copyInto<T extends Uint8Array>(parts: Uint8Array[], out: T): T {
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
@@ -52,15 +59,7 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   if (parts.length === 1 && parts[0].byteOffset === 0 && parts[0].byteLength === parts[0].buffer.byteLength) {
     return parts[0] as Uint8Array<ArrayBuffer>;
   }
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return copyInto(parts, new Uint8Array(byteLengthOf(parts)));
 }
 
 /**
