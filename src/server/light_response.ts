@@ -20,6 +20,8 @@
  * @module
  */
 
+import { forwardToPlatform } from "./forward.ts";
+
 /** The parts of a response that the server can write without building it. */
 export interface ResponseParts {
   /** Status code. */
@@ -159,28 +161,7 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
 
   // Everything else on Response.prototype (headers, body, the readers,
   // clone…) builds the platform Response and goes to it.
-  const own = new Set(Object.getOwnPropertyNames(LightResponse.prototype));
-  for (const key of Object.getOwnPropertyNames(Native.prototype)) {
-    if (own.has(key) || key === "constructor") continue;
-    const desc = Object.getOwnPropertyDescriptor(Native.prototype, key)!;
-    if (typeof desc.value === "function") {
-      Object.defineProperty(LightResponse.prototype, key, {
-        configurable: true,
-        writable: true,
-        value(this: LightResponse, ...args: unknown[]) {
-          return (this[PLATFORM]() as unknown as Record<string, (...a: unknown[]) => unknown>)[key](...args);
-        },
-      });
-    } else if (desc.get) {
-      Object.defineProperty(LightResponse.prototype, key, {
-        configurable: true,
-        get(this: LightResponse) {
-          return (this[PLATFORM]() as unknown as Record<string, unknown>)[key];
-        },
-      });
-    }
-  }
-  Object.setPrototypeOf(LightResponse.prototype, Native.prototype);
+  forwardToPlatform(LightResponse.prototype, Native.prototype, (self) => (self as LightResponse)[PLATFORM]());
   Object.setPrototypeOf(LightResponse, Native); // Response.json, .redirect, .error
   // Both kinds are Responses: the platform's (from fetch, Response.json) and ours.
   Object.defineProperty(LightResponse, Symbol.hasInstance, {

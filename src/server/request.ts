@@ -12,6 +12,7 @@
  */
 
 import { readAll } from "../http/bytes.ts";
+import { forwardToPlatform } from "./forward.ts";
 
 /** What the connection gives a request. */
 export interface RequestSource {
@@ -140,26 +141,4 @@ function decodeText(bytes: Uint8Array): string {
 }
 
 // Everything else on Request.prototype forwards to the real Request.
-const own = new Set(Object.getOwnPropertyNames(IncomingRequest.prototype));
-for (const key of Object.getOwnPropertyNames(Request.prototype)) {
-  if (own.has(key) || key === "constructor") continue;
-  const desc = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
-  if (typeof desc.value === "function") {
-    Object.defineProperty(IncomingRequest.prototype, key, {
-      configurable: true,
-      writable: true,
-      value(this: IncomingRequest, ...args: unknown[]) {
-        const real = this.materialize() as unknown as Record<string, (...a: unknown[]) => unknown>;
-        return real[key](...args);
-      },
-    });
-  } else if (desc.get) {
-    Object.defineProperty(IncomingRequest.prototype, key, {
-      configurable: true,
-      get(this: IncomingRequest) {
-        return (this.materialize() as unknown as Record<string, unknown>)[key];
-      },
-    });
-  }
-}
-Object.setPrototypeOf(IncomingRequest.prototype, Request.prototype);
+forwardToPlatform(IncomingRequest.prototype, Request.prototype, (self) => (self as IncomingRequest).materialize());
