@@ -10,7 +10,7 @@
  * (test/helpers/raw.ts) where it does: pipelining, keep-alive, framing.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { RUNTIMES, startServer, type RunningServer, type Runtime } from "../helpers/runtime.ts";
+import { printStderrOnFailure, RUNTIMES, startServer, type RunningServer, type Runtime } from "../helpers/runtime.ts";
 import { RawClient, req, withRaw } from "../helpers/raw.ts";
 import { eventually, hashBody, sha256, sleep, uniqueId } from "../helpers/util.ts";
 import * as prng from "../fixtures/prng.mjs";
@@ -30,13 +30,7 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
   });
 
   // When a test fails, show what the server wrote to stderr during it.
-  beforeEach((ctx) => {
-    const from = server?.stderr().length ?? 0;
-    ctx.onTestFailed(() => {
-      const tail = server?.stderr().slice(from).trim();
-      if (tail) console.error(`[${runtime} server stderr during "${ctx.task.name}"]\n${tail.slice(-3000)}`);
-    });
-  });
+  beforeEach((ctx) => printStderrOnFailure(ctx, `${runtime} server`, () => server));
 
   const get = (path: string, init?: RequestInit) =>
     fetch(server.url + path, { signal: AbortSignal.timeout(20_000), ...init });

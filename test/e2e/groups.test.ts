@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RawClient, req } from "../helpers/raw.ts";
-import { RUNTIMES, type Runtime } from "../helpers/runtime.ts";
+import { printStderrOnFailure, RUNTIMES, type Runtime } from "../helpers/runtime.ts";
 import { eventually, sleep, uniqueId } from "../helpers/util.ts";
 import {
   connectWatched,
@@ -24,7 +24,6 @@ import {
   socketFds,
   startGroupsFixture,
   waitForBytes,
-  printStderrOnFailure,
 } from "../helpers/groups.ts";
 
 // Short timeouts and small limits, so that the clients cut short by them
@@ -45,7 +44,7 @@ describe.each(RUNTIMES)("resource groups on %s", (runtime: Runtime) => {
   afterAll(async () => {
     await fx?.stop();
   });
-  beforeEach((ctx) => printStderrOnFailure(ctx, runtime, () => fx));
+  beforeEach((ctx) => printStderrOnFailure(ctx, `${runtime} server`, () => fx?.process));
 
   const record = async (id: string) => (await fx.state<ResourceRecord>(id))!;
   const started = (id: string) =>

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RawClient, req } from "../helpers/raw.ts";
-import { RUNTIMES, type Runtime } from "../helpers/runtime.ts";
+import { printStderrOnFailure, RUNTIMES, type Runtime } from "../helpers/runtime.ts";
 import { eventually, sleep, uniqueId } from "../helpers/util.ts";
 import {
   connectWatched,
@@ -19,7 +19,6 @@ import {
   startGroupsFixture,
   type WatchedClient,
   within,
-  printStderrOnFailure,
 } from "../helpers/groups.ts";
 
 const LIMITS = { limits: { maxUrlBytes: 1024, maxHeaderBytes: 2048, maxBodyBytes: 4096, connectionBytes: 16 * 1024 } };
@@ -47,7 +46,7 @@ describe.each(RUNTIMES)("limits and timeouts on %s", (runtime: Runtime) => {
   afterAll(async () => {
     await fx?.stop();
   });
-  beforeEach((ctx) => printStderrOnFailure(ctx, runtime, () => fx));
+  beforeEach((ctx) => printStderrOnFailure(ctx, `${runtime} server`, () => fx?.process));
 
   /** Reads one response, then expects the server to close the connection (FIN, no reset, nothing more). */
   async function statusThenClose(c: WatchedClient, status: number): Promise<void> {

@@ -13,7 +13,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RawClient, req } from "../helpers/raw.ts";
-import { RUNTIMES, type Runtime } from "../helpers/runtime.ts";
+import { printStderrOnFailure, RUNTIMES, type Runtime } from "../helpers/runtime.ts";
 import { eventually, sleep, uniqueId } from "../helpers/util.ts";
 import {
   connectWatched,
@@ -24,7 +24,6 @@ import {
   tryConnect,
   waitForBytes,
   within,
-  printStderrOnFailure,
 } from "../helpers/groups.ts";
 
 interface Finished {
@@ -42,7 +41,7 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime: Runtime) => {
   afterAll(async () => {
     await fx?.stop();
   });
-  beforeEach((ctx) => printStderrOnFailure(ctx, runtime, () => fx));
+  beforeEach((ctx) => printStderrOnFailure(ctx, `${runtime} server`, () => fx?.process));
 
   const record = async (id: string) => (await fx.state<ResourceRecord>(id))!;
   const finished = (name: string) => fx.control<Finished>(`/finished?name=${encodeURIComponent(name)}`);

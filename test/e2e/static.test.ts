@@ -27,7 +27,15 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { commandFor, projectRoot, RUNTIMES, startServer, type RunningServer, type Runtime } from "../helpers/runtime.ts";
+import {
+  commandFor,
+  printStderrOnFailure,
+  projectRoot,
+  RUNTIMES,
+  startServer,
+  type RunningServer,
+  type Runtime,
+} from "../helpers/runtime.ts";
 import { exchange, RawClient, req, type RawResponse, withRaw } from "../helpers/raw.ts";
 import { eventually, sha256, sleep } from "../helpers/util.ts";
 import * as prng from "../fixtures/prng.mjs";
@@ -305,13 +313,7 @@ describe.each(RUNTIMES)("static files on %s", (runtime: Runtime) => {
   afterAll(async () => {
     await server?.stop();
   });
-  beforeEach((ctx) => {
-    const from = server?.stderr().length ?? 0;
-    ctx.onTestFailed(() => {
-      const tail = server?.stderr().slice(from).trim();
-      if (tail) console.error(`[${runtime} server stderr during "${ctx.task.name}"]\n${tail.slice(-3000)}`);
-    });
-  });
+  beforeEach((ctx) => printStderrOnFailure(ctx, `${runtime} server`, () => server));
 
   describe("path traversal", () => {
     it(`has a table of at least 30 attempts (${TRAVERSAL.length})`, () => {
@@ -739,13 +741,7 @@ describe.each(RUNTIMES)("examples/upload.ts on %s", (runtime: Runtime) => {
   afterAll(async () => {
     await program?.stop();
   });
-  beforeEach((ctx) => {
-    const from = program?.stderr().length ?? 0;
-    ctx.onTestFailed(() => {
-      const tail = program?.stderr().slice(from).trim();
-      if (tail) console.error(`[${runtime} upload stderr during "${ctx.task.name}"]\n${tail.slice(-3000)}`);
-    });
-  });
+  beforeEach((ctx) => printStderrOnFailure(ctx, `${runtime} upload`, () => program));
 
   const post = (query: string, body: BodyInit, headers: Record<string, string> = {}) =>
     fetch(`${program.url}/upload${query}`, { method: "POST", body, headers, signal: AbortSignal.timeout(20_000) });

@@ -173,16 +173,3 @@ export async function waitForBytes(client: RawClient, needle: string, ms = 5000)
   }
   return client.buffered.includes(needle);
 }
-
-/** Makes a failing test print what the fixture wrote to stderr while it ran. */
-export function printStderrOnFailure(
-  ctx: { task: { name: string }; onTestFailed(fn: () => void): void },
-  runtime: Runtime,
-  fixture: () => GroupsFixture | undefined,
-): void {
-  const from = fixture()?.process.stderr().length ?? 0;
-  ctx.onTestFailed(() => {
-    const tail = fixture()?.process.stderr().slice(from).trim();
-    if (tail) console.error(`[${runtime} server stderr during "${ctx.task.name}"]\n${tail.slice(-3000)}`);
-  });
-}

@@ -143,3 +143,19 @@ export function startServer(
     });
   });
 }
+
+/**
+ * Makes a failing test print what a server process wrote to stderr while
+ * the test ran. Call it from `beforeEach`.
+ */
+export function printStderrOnFailure(
+  ctx: { task: { name: string }; onTestFailed(fn: () => void): void },
+  label: string,
+  server: () => { stderr(): string } | undefined,
+): void {
+  const from = server()?.stderr().length ?? 0;
+  ctx.onTestFailed(() => {
+    const tail = server()?.stderr().slice(from).trim();
+    if (tail) console.error(`[${label} stderr during "${ctx.task.name}"]\n${tail.slice(-3000)}`);
+  });
+}
