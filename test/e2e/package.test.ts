@@ -20,7 +20,7 @@ beforeAll(() => {
   const info = JSON.parse(out.slice(out.indexOf("[")))[0] as { filename: string; files: { path: string }[] };
   files = info.files.map((f) => f.path);
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--offline", path.join(dir, info.filename)], { cwd: dir });
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(dir, info.filename)], { cwd: dir });
   fs.writeFileSync(
     path.join(dir, "server.mjs"),
     `import { serve } from "portico";
