@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { HttpError } from "./errors.ts";
 import { type ParserLimits, type RequestHead, RequestParser } from "./parser.ts";
+import { BIG, SMALL_LIMITS, TRICKY } from "../../test/fuzz/corpus.ts";
+import { fill } from "../../test/fixtures/prng.mjs";
 
 interface Message {
   head: RequestHead;
@@ -182,5 +184,78 @@ describe("RequestParser", () => {
     expect(errorOf("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\n", limits).code)
       .toBe("BODY_TOO_LARGE");
     expect(parse(`GET /${"a".repeat(31)} HTTP/1.1\r\nHost: a\r\n\r\n`, 1, limits)).toHaveLength(1);
+  });
+
+  // Issue 18.6: the verdict (messages, error code) is a function of the bytes alone.
+  describe("gives the same verdict however the bytes are split", () => {
+    /** Everything a server would act on: each message, then how the input ended. */
+    function verdict(all: Uint8Array, cuts: number[], limits: Partial<ParserLimits>): unknown[] {
+      const out: unknown[] = [];
+      let current: { head: RequestHead; body: string } | null = null;
+      const p = new RequestParser({
+        onHead: (head) => (current = { head, body: "" }),
+        onBody: (c) => (current!.body += String.fromCharCode(...c)),
+        onComplete: () => out.push(current),
+      }, limits);
+      let from = 0;
+      try {
+        for (const to of [...cuts, all.length]) {
+          let chunk = all.subarray(from, to);
+          from = to;
+          while (chunk.length > 0) chunk = chunk.subarray(p.execute(chunk));
+        }
+      } catch (e) {
+        const err = e as HttpError;
+        out.push(`error ${err.code} ${err.status}`);
+        return out;
+      }
+      out.push(p.idle ? "idle" : "incomplete");
+      return out;
+    }
+
+    /** Every single split point, byte by byte, and `rounds` random multi-splits. */
+    function checkAllSplits(input: string, limits: Partial<ParserLimits>, every = 1, rounds = 50): void {
+      const all = bytes(input);
+      const whole = verdict(all, [], limits);
+      const show = (cuts: number[]) => `${JSON.stringify(input.slice(0, 80))} cut at ${cuts.join(",")}`;
+      for (let k = 1; k < all.length; k += every) {
+        expect(verdict(all, [k], limits), show([k])).toEqual(whole);
+      }
+      expect(verdict(all, Array.from({ length: all.length - 1 }, (_, k) => k + 1), limits), "byte by byte")
+        .toEqual(whole);
+      const rnd = new Uint8Array(4 * 8);
+      let state = all.length;
+      for (let r = 0; r < rounds; r++) {
+        state = fill(state, rnd);
+        const n = 1 + (rnd[0] & 7);
+        const cuts = [
+          ...new Set(Array.from({ length: n }, (_, k) => {
+            const x = (rnd[4 * k] | (rnd[4 * k + 1] << 8) | (rnd[4 * k + 2] << 16)) >>> 0;
+            return 1 + (x % (all.length - 1));
+          })),
+        ].sort((a, b) => a - b);
+        expect(verdict(all, cuts, limits), show(cuts)).toEqual(whole);
+      }
+    }
+
+    for (const c of TRICKY) {
+      it(`${c.name} (small limits)`, () => checkAllSplits(c.input, SMALL_LIMITS));
+    }
+    for (const c of BIG) {
+      it(`${c.name} (default limits)`, () => checkAllSplits(c.input, {}, 37, 20));
+    }
+
+    it("answers a 20,000-byte method with 400 in one write or two (issue 18.6)", () => {
+      const all = bytes(BIG[0].input);
+      expect(verdict(all, [], {})).toEqual(["error INVALID_METHOD 400"]);
+      expect(verdict(all, [10_000], {})).toEqual(["error INVALID_METHOD 400"]);
+    });
+
+    it("counts field lines, not the final empty line, against maxHeaderBytes", () => {
+      const at = TRICKY.find((c) => c.name === "header section exactly at the limit")!;
+      const beyond = TRICKY.find((c) => c.name === "header section a byte beyond the limit")!;
+      expect(verdict(bytes(at.input), [], SMALL_LIMITS).at(-1)).toBe("idle");
+      expect(verdict(bytes(beyond.input), [], SMALL_LIMITS).at(-1)).toBe("error HEADERS_TOO_LARGE 431");
+    });
   });
 });

@@ -237,21 +237,13 @@ export class RequestParser {
     return p.subarray(0, need);
   }
 
-  // Keeps the unfinished head for the next call and checks the limits that
-  // an unfinished head can already break. Token positions are relative to
-  // the head's start, so they survive the move.
+  // Keeps the unfinished head for the next call. Token positions are
+  // relative to the head's start, so they survive the move. No limit is
+  // checked here: #head checks each one at the byte that crosses it, so the
+  // verdict never depends on where a chunk ends (issue 18.6).
   #keepPartialHead(buf: Uint8Array, offset: number): void {
     const s = this.#state;
     const start = this.#headStart;
-    if (s === TARGET_CHARS && buf.length - this.#mark > this.#limits.maxUrlBytes) {
-      throw new HttpError("URI_TOO_LONG", `request-target longer than ${this.#limits.maxUrlBytes} bytes`);
-    }
-    if (s === METHOD && buf.length - start > this.#limits.maxUrlBytes) {
-      throw new HttpError("INVALID_METHOD", "method token too long");
-    }
-    if (s >= FIELD_START && buf.length - start - this.#fieldsStart > this.#limits.maxHeaderBytes) {
-      throw new HttpError("HEADERS_TOO_LARGE", `header section larger than ${this.#limits.maxHeaderBytes} bytes`);
-    }
     const from = s === START || s === START_LF ? buf.length : start;
     const keep = buf.length - from;
     if (offset > 0) {
@@ -270,11 +262,25 @@ export class RequestParser {
   // Runs the head states from i. Returns the index after the head, or -1
   // when more bytes are needed. Tokens are recorded as positions; their
   // strings are cut from one decoding of the whole head at its end.
+  //
+  // Every verdict is decided at one byte, in byte order, whatever the chunk
+  // boundaries: a limit is checked at the byte that crosses it, before that
+  // byte's syntax, and a fast scan never looks past a limit. The same bytes
+  // therefore get the same error however TCP splits them.
   #head(buf: Uint8Array, i: number): number {
     const len = buf.length;
     let state = this.#state;
+    const maxHeader = this.#limits.maxHeaderBytes;
+    // Index of the first byte beyond the header-section limit (meaningful in
+    // the field states; fieldsStart is set when the request line ends).
+    let fieldLimit = this.#headStart + this.#fieldsStart + maxHeader;
     while (i < len) {
       const c = buf[i];
+      // Field lines may total maxHeaderBytes; only the empty line that ends
+      // the head may lie beyond.
+      if (i >= fieldLimit && state >= FIELD_START && state <= FIELD_LF && (state !== FIELD_START || c !== CR)) {
+        throw new HttpError("HEADERS_TOO_LARGE", `header section larger than ${maxHeader} bytes`);
+      }
       switch (state) {
         case START:
           if (c === CR) state = START_LF;
@@ -293,6 +299,11 @@ export class RequestParser {
           break;
         case METHOD: {
           while (i < len && TOKEN[buf[i]] === 1) i++;
+          // Before the end-of-chunk check, so a long method fails the same
+          // way in one write or many.
+          if (i - this.#headStart > this.#limits.maxUrlBytes) {
+            throw new HttpError("INVALID_METHOD", "method token too long");
+          }
           if (i === len) break;
           if (buf[i] !== SP) throw new HttpError("INVALID_METHOD", "invalid character in method");
           this.#offsets.push(i - this.#headStart);
@@ -334,6 +345,7 @@ export class RequestParser {
             this.#major = this.#minor = 1;
             i += 10;
             this.#fieldsStart = i - this.#headStart;
+            fieldLimit = i + maxHeader;
             state = FIELD_START;
             break;
           }
@@ -370,6 +382,7 @@ export class RequestParser {
           if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
           state = FIELD_START;
           this.#fieldsStart = ++i - this.#headStart;
+          fieldLimit = i + maxHeader;
           break;
         case FIELD_START:
           if (c === CR) {
@@ -385,8 +398,9 @@ export class RequestParser {
           } else throw new HttpError("INVALID_HEADER_NAME", "invalid character in field name");
           break;
         case FIELD_NAME: {
-          while (i < len && TOKEN[buf[i]] === 1) i++;
-          if (i === len) break;
+          const stop = len < fieldLimit ? len : fieldLimit;
+          while (i < stop && TOKEN[buf[i]] === 1) i++;
+          if (i === stop) break; // more bytes needed, or the limit check above throws
           if (buf[i] !== 0x3a) throw new HttpError("INVALID_HEADER_NAME", "invalid character in field name");
           this.#offsets.push(i - this.#headStart);
           state = FIELD_VALUE_START;
@@ -404,7 +418,8 @@ export class RequestParser {
         case FIELD_VALUE_CHARS: {
           let end = this.#valueEnd;
           let bits = 0;
-          while (i < len) {
+          const stop = len < fieldLimit ? len : fieldLimit;
+          while (i < stop) {
             const b = buf[i];
             if (FIELD_VALUE[b] !== 1) break;
             bits |= b;
@@ -413,7 +428,7 @@ export class RequestParser {
           }
           if (bits > 0x7f) this.#obsText = true;
           this.#valueEnd = end;
-          if (i === len) break;
+          if (i === stop) break;
           if (buf[i] !== CR) throw new HttpError("INVALID_HEADER_VALUE", "invalid character in field value");
           this.#offsets.push(this.#mark - this.#headStart, end - this.#headStart);
           this.#early(buf);
@@ -424,9 +439,6 @@ export class RequestParser {
         case FIELD_LF:
           if (c !== LF) throw new HttpError("LF_EXPECTED", "expected LF after CR");
           i++;
-          if (i - this.#headStart - this.#fieldsStart > this.#limits.maxHeaderBytes) {
-            throw new HttpError("HEADERS_TOO_LARGE", `header section larger than ${this.#limits.maxHeaderBytes} bytes`);
-          }
           state = FIELD_START;
           break;
         case HEAD_END_LF:
