@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { WorkerExit, WorkerLauncher, WorkerProcess } from "../src/workers/supervisor.ts";
+import type { WorkerExit, WorkerLauncher, WorkerProcess } from "../src/workers/launcher.ts";
 
 interface DenoChild {
   readonly pid: number;

@@ -6,7 +6,7 @@
  */
 
 import cluster from "node:cluster";
-import type { WorkerExit, WorkerLauncher, WorkerProcess } from "../src/workers/supervisor.ts";
+import type { WorkerExit, WorkerLauncher, WorkerProcess } from "../src/workers/launcher.ts";
 
 /**
  * Forks copies of the current program with `node:cluster`.

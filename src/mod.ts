@@ -10,6 +10,11 @@
  * @module
  */
 
+// The one import that leaves src/: it binds the runtime this program runs on
+// (runtime.ts chooses it), so that loading this entry alone gives a working
+// serve(). The core below this file never asks which runtime it is on.
+import "../runtime.ts";
+
 export { defaultAdapter, serve } from "./serve.ts";
 export type {
   Handler,

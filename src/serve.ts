@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS } from "./http/parser.ts";
 import { DEFAULT_TIMEOUTS, ServerCore } from "./server/core.ts";
 import { stopOnSignal, workerId } from "./workers/worker.ts";
 import { installLightResponse } from "./server/light_response.ts";
+import { platform } from "./platform.ts";
 import type { Handler, ServeInit, ServeOptions, Server } from "./types.ts";
 import { clearTimeout, setTimeout } from "node:timers";
 
@@ -18,14 +19,18 @@ import { clearTimeout, setTimeout } from "node:timers";
 const GRACE_MS = 10_000;
 
 /**
- * The adapter for the runtime this code runs on: Deno, Bun, or Node.
- * Loaded on demand so that no runtime's module is imported by another.
+ * The adapter for the runtime this code runs on (Deno, Bun or Node), as the
+ * package entry bound it (src/platform.ts); loaded on demand so that no
+ * runtime's module is imported by another.
+ *
+ * @example
+ * ```ts
+ * import { defaultAdapter } from "portico";
+ * console.log((await defaultAdapter()).name);
+ * ```
  */
-export async function defaultAdapter(): Promise<SocketAdapter> {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (g.Deno !== undefined) return (await import("../adapters/deno.ts")).denoAdapter;
-  if (g.Bun !== undefined) return (await import("../adapters/bun.ts")).bunAdapter;
-  return (await import("../adapters/node.ts")).nodeAdapter;
+export function defaultAdapter(): Promise<SocketAdapter> {
+  return platform().adapter();
 }
 
 function defaultOnError(error: unknown): Response {

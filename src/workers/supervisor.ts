@@ -19,31 +19,10 @@
 
 import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
+import type { WorkerLauncher, WorkerProcess } from "./launcher.ts";
 import { WORKER_ENV } from "./worker.ts";
 
-/** How a worker process ended. */
-export interface WorkerExit {
-  /** Exit status, or null when a signal ended it. */
-  code: number | null;
-  /** The signal that ended it, or null. */
-  signal: string | null;
-}
-
-/** A running worker process. */
-export interface WorkerProcess {
-  /** Its process id. */
-  readonly pid: number;
-  /** Settles once the process has exited and been reaped. */
-  readonly exited: Promise<WorkerExit>;
-  /** Sends a signal. */
-  kill(signal: "SIGTERM" | "SIGKILL"): void;
-}
-
-/** Starts worker processes: copies of the current program, told their id through the environment. */
-export interface WorkerLauncher {
-  /** Starts worker `id` with `env` added to the environment. */
-  launch(id: number, env: Record<string, string>): WorkerProcess;
-}
+export type { WorkerExit, WorkerLauncher, WorkerProcess } from "./launcher.ts";
 
 /** Options of {@link supervise}. */
 export interface SuperviseOptions {

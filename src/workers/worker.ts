@@ -6,12 +6,16 @@
  */
 
 import process from "node:process";
+import { platform } from "../platform.ts";
 
 /** The environment variable that carries a worker's id. */
 export const WORKER_ENV = "PORTICO_WORKER_ID";
 
 /**
  * This process's worker id (1…N) when a supervisor started it, else null.
+ * Never throws and never asks for a permission: under Deno without
+ * `--allow-env` the variable cannot be read, and the process is no worker
+ * (the launchers start workers with `-A`).
  *
  * @example
  * ```ts
@@ -20,7 +24,7 @@ export const WORKER_ENV = "PORTICO_WORKER_ID";
  * ```
  */
 export function workerId(): number | null {
-  const v = process.env[WORKER_ENV];
+  const v = platform().env(WORKER_ENV);
   return v === undefined ? null : Number(v);
 }
 
