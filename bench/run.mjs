@@ -635,6 +635,13 @@ function readCpuTimes() {
   return cpus;
 }
 
+/** Clock ticks per second of /proc's utime and stime (100 on Linux; asked once). */
+const CLK_TCK = (() => {
+  const r = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+  const n = Number(r.stdout?.trim());
+  return n > 0 ? n : 100;
+})();
+
 /** A process's CPU time (utime + stime, all threads) in jiffies. */
 function readProcCpu(pid) {
   try {
@@ -687,8 +694,14 @@ async function loadOnce(server, scenario, seconds) {
     }
   };
   const poll = setInterval(tick, 200);
+  // Server CPU time from the moment the load generator starts until it has
+  // finished: divided by the requests served, it is the CPU per request,
+  // which still tells servers apart when the one wrk thread is the
+  // bottleneck and req/s no longer does (issue 17).
+  let serverCpuAtStart = null;
   const onSpawn = (pid) => {
     loaderPid = pid;
+    serverCpuAtStart = readProcCpu(server.pid);
     tick();
   };
   let r;
@@ -701,6 +714,10 @@ async function loadOnce(server, scenario, seconds) {
   if (rss) rssMax = Math.max(rssMax, rss);
   r.rssKb = rssMax || null;
   r.cpu = cpuUse(first, last);
+  const serverCpuAtEnd = readProcCpu(server.pid);
+  r.cpuUs = serverCpuAtStart != null && serverCpuAtEnd != null && r.requests > 0
+    ? ((serverCpuAtEnd - serverCpuAtStart) * 1e6) / CLK_TCK / r.requests
+    : null;
   return r;
 }
 
@@ -912,7 +929,7 @@ async function runLoadScenario(name, runtime) {
         const r = await load(server, scenario, settings.duration);
         entry.rounds.push(r);
         const errs = errorCount(r.errors);
-        console.log(`  r${round + 1} ${entry.name.padEnd(20)} ${fmtRps(r.rps).padStart(7)} req/s  p50 ${fmtUs(r.p50).padStart(7)}  p99 ${fmtUs(r.p99).padStart(7)}  rss ${r.rssKb ? (r.rssKb / 1024).toFixed(0) : "?"} MiB${fmtCpu(r)}${errs ? `  ERRORS: ${describeErrors(r.errors)}` : ""}`);
+        console.log(`  r${round + 1} ${entry.name.padEnd(20)} ${fmtRps(r.rps).padStart(7)} req/s  ${r.cpuUs == null ? "" : `${r.cpuUs.toFixed(2)} µs cpu/req  `}p50 ${fmtUs(r.p50).padStart(7)}  p99 ${fmtUs(r.p99).padStart(7)}  rss ${r.rssKb ? (r.rssKb / 1024).toFixed(0) : "?"} MiB${fmtCpu(r)}${errs ? `  ERRORS: ${describeErrors(r.errors)}` : ""}`);
         if (errs) problem(`${name}/${entry.id} round ${round + 1}: ${describeErrors(r.errors)} (of ${r.requests} requests)`);
       } catch (e) {
         entry.rounds.push(null);
@@ -948,6 +965,7 @@ async function runLoadScenario(name, runtime) {
       rssKb: median(rs.map((r) => r.rssKb)),
       errors: rs.reduce((s, r) => s + errorCount(r.errors), 0),
       requests: rs.reduce((s, r) => s + r.requests, 0),
+      cpuUs: median(rs.map((r) => r.cpuUs)),
       serverCpu: median(rs.map((r) => r.cpu?.server)),
       loadCpu: median(rs.map((r) => r.cpu?.load)),
       foreignCpu: median(rs.map((r) => (r.cpu ? Math.max(r.cpu.foreignServerCore, r.cpu.foreignLoadCore) : null))),
@@ -962,6 +980,8 @@ async function runLoadScenario(name, runtime) {
     const anchor = entry.role === "portico" ? t.anchor : entry.role === "portico-hono" ? t["anchor-hono"] : null;
     entry.vsAnchor = anchor ? ratio(entry, anchor) : null;
     entry.ofCeiling = entry.role !== "ceiling" ? ratio(entry, ceiling) : null;
+    entry.cpuVsAnchor = anchor ? ratio(entry, anchor, "cpuUs") : null;
+    entry.cpuVsCeiling = entry.role !== "ceiling" ? ratio(entry, ceiling, "cpuUs") : null;
   }
   return out;
 }
@@ -1088,6 +1108,21 @@ function checks(results) {
       const bound = ceiling?.loadCpu != null && ceiling.loadCpu >= 0.9 ? "the ceiling is bounded by wrk: the true ratio is lower" : undefined;
       add(`${rt}: portico ${s} ÷ raw-socket ceiling`, get(s, rt, "portico")?.ofCeiling ?? null, 0.7, "≥", bound);
     }
+  }
+  // Server CPU per request (issue 17): portico against the raw loop and the
+  // runtime's own server, bare and with Hono, in the hello scenario.
+  if (sc.hello) {
+    const cpu = (rt, role, key) => get("hello", rt, role)?.[key] ?? null;
+    for (const rt of Object.keys(sc.hello)) {
+      add(`${rt}: portico CPU per request ÷ raw loop's (hello)`, cpu(rt, "portico", "cpuVsCeiling"), 1.2, "≤");
+      add(`${rt}: portico + Hono CPU per request ÷ raw loop's (hello)`, cpu(rt, "portico-hono", "cpuVsCeiling"), 1.2, "≤");
+    }
+    if (sc.hello.node) {
+      add("node: portico CPU per request ÷ node:http's (hello)", cpu("node", "portico", "cpuVsAnchor"), 0.75, "≤");
+      add("node: portico + Hono CPU per request ÷ @hono/node-server's (hello)", cpu("node", "portico-hono", "cpuVsAnchor"), 0.6, "≤");
+    }
+    if (sc.hello.deno) add("deno: portico CPU per request ÷ Deno.serve's (hello)", cpu("deno", "portico", "cpuVsAnchor"), 1.3, "≤");
+    if (sc.hello.bun) add("bun: portico CPU per request ÷ Bun.serve's (hello)", cpu("bun", "portico", "cpuVsAnchor"), 1.0, "≤");
   }
   if (sc.idle) {
     const ref = sc.idle.node?.targets?.anchor?.median?.perConnBytes ?? null;

@@ -39,6 +39,9 @@ function ms(us) {
   if (us >= 10_000) return `${(us / 1000).toFixed(1)} ms`;
   return `${(us / 1000).toFixed(2)} ms`;
 }
+function us(x) {
+  return x == null ? "—" : `${x.toFixed(2)}`;
+}
 function mib(kb) {
   return kb == null ? "—" : `${(kb / 1024).toFixed(1)} MiB`;
 }
@@ -135,23 +138,24 @@ export function renderMarkdown(results, { forConsole = false } = {}) {
       continue;
     }
     out.push(`## ${info.title}: ${info.what}`, "");
-    out.push("| runtime | server | req/s | p50 | p99 | RSS | vs anchor | of ceiling | CPU server / load | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    out.push("| runtime | server | req/s | CPU µs/req | p50 | p99 | RSS | vs anchor | of ceiling | CPU/req vs anchor | CPU/req vs raw | CPU server / load | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const rt of runtimesOf(block)) {
       for (const e of entriesOf(block[rt])) {
         const st = status(e);
         if (!e.median) {
-          out.push(`| ${rt} | ${e.name} | ${st ?? "no data"} | | | | | | | |`);
+          out.push(`| ${rt} | ${e.name} | ${st ?? "no data"} | | | | | | | | | | |`);
           continue;
         }
         const m = e.median;
         const bound = m.loadCpu != null && m.loadCpu >= 0.9 ? " ‡" : "";
-        out.push(`| ${rt} | ${e.name}${st ? ` (${st.split(":")[0]})` : ""} | ${rps(m.rps)}${bound} | ${ms(m.p50)} | ${ms(m.p99)} | ${mib(m.rssKb)} | ${e.vsAnchor == null ? "" : times(e.vsAnchor)} | ${e.ofCeiling == null ? "" : pct(e.ofCeiling)} | ${m.serverCpu == null ? "" : `${pct(m.serverCpu)} / ${pct(m.loadCpu)}`}${m.noisyRounds ? ` ⚠${m.noisyRounds}` : ""} | ${m.errors || ""} |`);
+        out.push(`| ${rt} | ${e.name}${st ? ` (${st.split(":")[0]})` : ""} | ${rps(m.rps)}${bound} | ${us(m.cpuUs)} | ${ms(m.p50)} | ${ms(m.p99)} | ${mib(m.rssKb)} | ${e.vsAnchor == null ? "" : times(e.vsAnchor)} | ${e.ofCeiling == null ? "" : pct(e.ofCeiling)} | ${e.cpuVsAnchor == null ? "" : times(e.cpuVsAnchor)} | ${e.cpuVsCeiling == null ? "" : times(e.cpuVsCeiling)} | ${m.serverCpu == null ? "" : `${pct(m.serverCpu)} / ${pct(m.loadCpu)}`}${m.noisyRounds ? ` ⚠${m.noisyRounds}` : ""} | ${m.errors || ""} |`);
       }
     }
     out.push("");
   }
   out.push("‡: the load generator used 90% or more of its core: the figure is bounded by the load generator (one wrk thread), not by the server, and a ceiling marked so is really higher (so a ratio to it overstates how close a server comes).", "");
   out.push("“CPU server / load”: the share of its core the server process and the load generator used (median); ⚠n: n rounds in which other processes took more than 15% of a core even after measuring again (the machine was shared).", "");
+  out.push("“CPU µs/req”: the server process's CPU time (utime + stime from /proc/<pid>/stat) from the start of the load to its end, divided by the requests it answered (median over the rounds); “CPU/req vs anchor” and “vs raw” are medians of the per-round ratios of that figure (lower is better). Unlike req/s it still tells servers apart when the load generator is the bottleneck.", "");
   out.push("“vs anchor”: portico ÷ the runtime's own server (node:http, Deno.serve, Bun.serve); portico + Hono ÷ the same Hono app on @hono/node-server, Deno.serve, Bun.serve. “of ceiling”: ÷ the raw-socket server of the same runtime, which answers every request head with a fixed response of the same size, without parsing.", "");
 
   if (results.problems?.length) {
@@ -269,6 +273,10 @@ export function renderSvg(results) {
     } else {
       p = panel(y, width, `${info.title}: requests per second (higher is better)`, info.what, groups,
         (b) => b.median?.rps ?? null, (v, short) => (short ? shortRps(v) : `${Math.round(v).toLocaleString("en-US")} req/s`), "req/s");
+      body.push(p.svg);
+      y += p.height;
+      p = panel(y, width, `${info.title}: server CPU per request (lower is better)`, "utime + stime of the server process ÷ requests answered", groups,
+        (b) => b.median?.cpuUs ?? null, (v, short) => (short ? v.toFixed(1) : `${v.toFixed(2)} µs`), "CPU µs per request");
     }
     body.push(p.svg);
     y += p.height;
