@@ -17,6 +17,7 @@
  * @module
  */
 
+import { availableParallelism } from "node:os";
 import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
 import type { WorkerLauncher, WorkerProcess } from "./launcher.ts";
@@ -26,7 +27,7 @@ export type { WorkerExit, WorkerLauncher, WorkerProcess } from "./launcher.ts";
 
 /** Options of {@link supervise}. */
 export interface SuperviseOptions {
-  /** How many workers. Default: the number of CPUs. */
+  /** How many workers. Default: the number of CPUs this process may use (`os.availableParallelism()`). */
   workers?: number;
   /** How to start them; default: `node:cluster` on Node, subprocesses on Deno and Bun. */
   launcher?: WorkerLauncher;
@@ -79,7 +80,9 @@ async function defaultLauncher(): Promise<WorkerLauncher> {
  * ```
  */
 export function supervise(options: SuperviseOptions = {}): Supervisor {
-  const count = options.workers ?? (navigator.hardwareConcurrency || 1);
+  // node:os, not navigator.hardwareConcurrency: Node 20 has no navigator, and
+  // Deno answers availableParallelism() without --allow-sys.
+  const count = options.workers ?? Math.max(1, availableParallelism());
   const deadline = options.shutdownTimeout ?? 10_000;
   const backoff = options.backoff ?? 100;
   const maxBackoff = options.maxBackoff ?? 5_000;

@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { commandFor, projectRoot, RUNTIMES } from "../helpers/runtime.ts";
@@ -170,6 +171,36 @@ describe.each(RUNTIMES)("workers on %s", (runtime) => {
     expect(pids.size).toBe(2);
     sup.child.kill("SIGTERM");
     expect(await sup.exited).toBe(0);
+  }, 30_000);
+
+  it("runs examples/cluster.ts with the default worker count (one per CPU), and stops on SIGTERM", async () => {
+    const port = await freePort();
+    const file = runtime === "node" ? "dist/examples/cluster.js" : "examples/cluster.ts";
+    const [cmd, args] = commandFor(runtime, file);
+    const child = spawn(cmd, args, {
+      cwd: projectRoot,
+      env: { ...process.env, PORT: String(port), NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    running.push(child);
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const cpus = os.availableParallelism();
+    const deadline = Date.now() + 20_000;
+    while ((out.match(/Listening on/g) ?? []).length < cpus) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`cluster example did not start\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const started = [...out.matchAll(/\[portico\] worker (\d+) started/g)].map((m) => Number(m[1]));
+    expect(started.sort()).toEqual(Array.from({ length: cpus }, (_, i) => i + 1));
+    const r = await get(port, "/hello");
+    expect(r.status).toBe(200);
+    expect(r.body).toContain("Hello, World!");
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(out).not.toMatch(/ReferenceError|navigator/);
   }, 30_000);
 
   it("survives 400 concurrent connections under ulimit -n 256, then answers normally", async () => {
