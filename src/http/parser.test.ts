@@ -112,6 +112,24 @@ describe("RequestParser", () => {
     expect(c.body).toBe("xyz");
   });
 
+  it("accepts optional whitespace after Content-Length and Transfer-Encoding values", () => {
+    const [m] = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \t3 \t\r\n\r\nabc");
+    expect([m.head.contentLength, m.body]).toEqual([3, "abc"]);
+    const [c] = parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  chunked\t \r\n\r\n1\r\nx\r\n0\r\n\r\n");
+    expect([c.head.framing, c.body]).toEqual(["chunked", "x"]);
+  });
+
+  it("ignores empty Transfer-Encoding list elements (RFC 9110 §5.6.1)", () => {
+    for (const te of [",chunked", " , chunked", "chunked,", "gzip, ,chunked , "]) {
+      const [m] = parse(`POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${te}\r\n\r\n2\r\nok\r\n0\r\n\r\n`);
+      expect([m.head.framing, m.body], te).toEqual(["chunked", "ok"]);
+    }
+    const [two] = parse(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding:\r\n\r\n0\r\n\r\n",
+    );
+    expect(two.head.framing).toBe("chunked");
+  });
+
   it("flags Expect: 100-continue", () => {
     const [m] = parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
     expect(m.head.expectContinue).toBe(true);
@@ -137,6 +155,23 @@ describe("RequestParser", () => {
       400,
     ],
     ["differing Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400],
+    [
+      "the same Content-Length twice",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+      400,
+    ],
+    [
+      "Content-Length 5 and 05",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 05\r\n\r\nhello",
+      400,
+    ],
+    ["Content-Length as a list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello", 400],
+    ["Transfer-Encoding with only empty elements", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\n\r\n", 400],
+    [
+      "chunked after an empty element, then gzip",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked,gzip\r\n\r\n",
+      400,
+    ],
     ["Content-Length with sign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", 400],
     ["Content-Length overflow", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400],
     ["chunked not last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400],

@@ -454,7 +454,8 @@ export class RequestParser {
     return -1;
   }
 
-  // A bad Content-Length is rejected as soon as its line ends, so that a
+  // Content-Length is read here, as soon as its line ends (and only here):
+  // a bad or repeated one is rejected before the head is complete, so that a
   // client that never finishes the head still gets its 400 and the close.
   #early(buf: Uint8Array): void {
     const o = this.#offsets;
@@ -492,9 +493,6 @@ export class RequestParser {
           this.#connection = this.#connection === null ? value : this.#connection + "," + value;
         }
         break;
-      case 14:
-        if (sameToken(name, "content-length")) this.#setContentLength(value);
-        break;
       case 17:
         if (sameToken(name, "transfer-encoding")) {
           this.#transferEncoding = this.#transferEncoding === null ? value : this.#transferEncoding + "," + value;
@@ -513,8 +511,12 @@ export class RequestParser {
       if (d < 0 || d > 9) throw new HttpError("INVALID_CONTENT_LENGTH", "invalid Content-Length");
       n = n * 10 + d;
     }
-    if (this.#contentLength !== -1 && this.#contentLength !== n) {
-      throw new HttpError("INVALID_CONTENT_LENGTH", "conflicting Content-Length fields");
+    // Even the same value twice ("5" and "5", or "5" and "05") is refused,
+    // though RFC 9110 §8.6 allows merging it: a front proxy that rejects the
+    // pair or reads it another way would disagree with us on where the body
+    // ends (request smuggling), and llhttp refuses it too.
+    if (this.#contentLength !== -1) {
+      throw new HttpError("INVALID_CONTENT_LENGTH", "more than one Content-Length field");
     }
     this.#contentLength = n;
   }
@@ -793,13 +795,21 @@ export class RequestParser {
   }
 }
 
+// Whether the Transfer-Encoding list (all its field lines, joined with ",")
+// names chunked exactly once, as its last coding. Empty list elements
+// (", chunked", "chunked ,") are ignored, as RFC 9110 §5.6.1 requires of a
+// recipient; they cannot change the framing, since chunked must still be
+// the final coding that is named.
 function chunkedIsFinal(te: string): boolean {
   const codings = te.split(",");
   let chunked = 0;
+  let last = "";
   for (let k = 0; k < codings.length; k++) {
     const c = codings[k].trim().toLowerCase();
+    if (c === "") continue;
     if (c === "chunked") chunked++;
-    else if (c === "" || chunked > 0) return false;
+    else if (chunked > 0) return false;
+    last = c;
   }
-  return chunked === 1 && codings[codings.length - 1].trim().toLowerCase() === "chunked";
+  return chunked === 1 && last === "chunked";
 }
