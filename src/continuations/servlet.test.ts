@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { BOOKS, books, sum2 } from "../../examples/tutorial_app.ts";
 import { html } from "../html/html.ts";
+import { ResourceGroup } from "../groups/group.ts";
+import type { ServeHandlerInfo } from "../types.ts";
 import { lruManager } from "./manager.ts";
 import { type Servlet, servlet, type Web } from "./servlet.ts";
 
@@ -103,6 +105,84 @@ describe("servlet", () => {
     expect((await get(app, redirect.headers.get("location")!)).text).toBe("POST then GET");
   });
 
+  it("sendBack and sendFinish without await escape at once, from several calls deep", async () => {
+    const after: string[] = [];
+    const check = (web: Web, n: number): number => {
+      if (n < 0) web.sendBack(new Response("negative", { status: 422 })); // no await, no return
+      after.push("check");
+      return n;
+    };
+    const level2 = (web: Web, n: number) => check(web, n) * 2;
+    const level3 = async (web: Web, n: number) => {
+      await Promise.resolve();
+      return level2(web, n) + 1;
+    };
+    const app = servlet(async (web: Web) => {
+      const n = Number(new URL(web.request.url).searchParams.get("n"));
+      if (n === 99) web.sendFinish(html`<p>finished early</p>`);
+      const v = await level3(web, n);
+      after.push("servlet");
+      return new Response(`value ${v}`);
+    });
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown) => void rejections.push(e);
+    process.on("unhandledRejection", onRejection);
+    try {
+      expect(await get(app, "/?n=-1")).toMatchObject({ status: 422, text: "negative" });
+      expect(await get(app, "/?n=99")).toMatchObject({ status: 200, text: "<p>finished early</p>" });
+      expect(after).toEqual([]);
+      expect((await get(app, "/?n=4")).text).toBe("value 9");
+      await new Promise((r) => setTimeout(r, 20));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+    }
+  });
+
+  it("a servlet that throws after resuming fails its request (the server answers 500)", async () => {
+    const app = servlet(async (web: Web) => {
+      await web.sendSuspend((k) => html`<a href="${k}">next</a>`);
+      throw new Error("boom after resume");
+    });
+    const [k] = (await get(app, "/")).links;
+    await expect(app(new Request(ORIGIN + k), undefined)).rejects.toThrow("boom after resume");
+    await expect(app(new Request(ORIGIN + k), undefined)).rejects.toThrow("boom after resume"); // replayed
+  });
+
+  it("answers malformed k-URLs with the expired page and never starts a session", async () => {
+    let runs = 0;
+    const app = servlet(async (web: Web) => {
+      runs++;
+      return await sum2(web);
+    });
+    for (const bad of ["/k", "/k/", "/k/abc", "/k/AAAAAAAAAAAAAAAAAAAAA!", "/k/AAAAAAAAAAAAAAAAAAAAAAA", "/k/x/y/z"]) {
+      const res = await get(app, bad + "?number=1");
+      expect(res.status, bad).toBe(404);
+      expect(res.text).toContain("This page has expired");
+    }
+    expect(runs).toBe(0);
+  });
+
+  it("belongs to the server that serves it: shutting its root group down ends the sessions", async () => {
+    const root = new ResourceGroup({ name: "server" });
+    const request = root.child({ name: "conn" }).child({ name: "request" });
+    const info = { group: request, remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 } };
+    let ticks = 0;
+    const app = servlet(async (web: Web) => {
+      web.group.setInterval(() => ticks++, 1);
+      await web.sendSuspend((k) => html`<a href="${k}">next</a>`);
+      return html`done`;
+    });
+    await app(new Request(ORIGIN + "/"), info as unknown as ServeHandlerInfo);
+    expect(app.group.usage.groups).toBe(2);
+    await root.shutdown();
+    expect(app.group.closed).toBe(true);
+    expect(app.manager.size).toBe(0);
+    const seen = ticks;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ticks).toBe(seen);
+  });
+
   it("holds an LRU budget of 10,000 while 100,000 sessions are suspended", async () => {
     const manager = lruManager({ maxCount: 10_000 });
     const app = servlet(sum2, { manager });
@@ -173,6 +253,61 @@ describe("stateless servlet", () => {
     const app = servlet(sum2, { stateless: { secret: "s", ttl: -1000 } });
     const [k1] = (await get(app, "/")).links;
     expect((await get(app, `${k1}?number=1`)).status).toBe(404);
+  });
+
+  it("binds a token to its servlet, its purpose and its code version", async () => {
+    let transfers = 0;
+    const sum = servlet(sum2, { stateless: { secret: "shared" }, base: "/sa" });
+    const transfer = servlet(async (web: Web) => {
+      const amount = 1000;
+      const req = await web.sendSuspend((k) => html`<form action="${k}">to <input name="number"></form>`);
+      transfers++;
+      return html`<p>transferred ${amount} to ${new URL(req.url).searchParams.get("number")}</p>`;
+    }, { stateless: { secret: "shared" }, base: "/sb" });
+    const [k1] = (await get(sum, "/sa/")).links;
+    expect(k1).toMatch(/^\/sa\/s\//);
+    const token = k1.slice("/sa/s/".length);
+    await expect(transfer(new Request(`${ORIGIN}/sb/s/${token}?number=666`), undefined)).rejects.toMatchObject({
+      status: 400,
+    });
+    expect(transfers).toBe(0);
+    // Its own servlet takes it; a dispatch index on a plain k-URL does not.
+    expect((await get(sum, `${k1}?number=1`)).text).toContain("Second number:");
+    await expect(sum(new Request(`${ORIGIN}${k1}/0?number=1`), undefined)).rejects.toMatchObject({ status: 400 });
+    // Another version of the code, or another id at the same path, refuses it.
+    const v2 = servlet(sum2, { stateless: { secret: "shared", version: "2" }, base: "/sa" });
+    await expect(v2(new Request(`${ORIGIN}${k1}?number=1`), undefined)).rejects.toMatchObject({ status: 400 });
+    const other = servlet(sum2, { stateless: { secret: "shared", id: "other" }, base: "/sa" });
+    await expect(other(new Request(`${ORIGIN}${k1}?number=1`), undefined)).rejects.toMatchObject({ status: 400 });
+    // A dispatch page's token without its index is refused before any replay.
+    let bookRuns = 0;
+    const shop = servlet(async (web: Web) => (bookRuns++, await books(web)), { stateless: { secret: "shared" } });
+    const [link] = (await get(shop, "/")).links;
+    expect(link).toMatch(/^\/s\/[A-Za-z0-9_-]+\/0$/);
+    bookRuns = 0;
+    await expect(shop(new Request(ORIGIN + link.slice(0, -2)), undefined)).rejects.toMatchObject({ status: 400 });
+    expect(bookRuns).toBe(0);
+    expect((await get(shop, link)).text).toContain(BOOKS[0]);
+  });
+
+  it("answers 413 or 414 when a form's input would not fit in the URL", async () => {
+    const app = servlet(sum2, { stateless: { secret: "s" } });
+    const [k1] = (await get(app, "/")).links;
+    // About 4 KiB of incompressible input.
+    const noise = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(3072)))).replace(/[+/=]/g, "_");
+    await expect(app(new Request(`${ORIGIN}${k1}?number=1&x=${noise}`), undefined)).rejects.toMatchObject({
+      status: 414,
+      message: expect.stringContaining("too large to carry in a continuation URL"),
+    });
+    const post = await app(
+      new Request(ORIGIN + k1, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `number=1&x=${noise}`,
+      }),
+      undefined,
+    ).catch((e) => e);
+    expect(post).toMatchObject({ status: 413 });
   });
 
   it("fails clearly when a log would not fit in the URL", async () => {

@@ -32,7 +32,7 @@ import {
   type Parked,
   type Responder,
 } from "./manager.ts";
-import { StatelessCodec, type StatelessOptions } from "./stateless.ts";
+import { StatelessCodec, type StatelessOptions, TokenTooLongError } from "./stateless.ts";
 
 /** What a servlet or a page builder may produce. */
 export type Page = Response | Html;
@@ -57,10 +57,16 @@ export interface Web {
   ): Promise<T>;
   /** Drops every earlier continuation of this instance, then suspends. */
   sendForward(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request>;
-  /** Answers now and abandons the rest of the run, from any depth. */
-  sendBack(page: Page): Promise<never>;
-  /** Drops every continuation of this instance, answers, and ends the run. */
-  sendFinish(page: Page): Promise<never>;
+  /**
+   * Answers now and abandons the rest of the run, from any depth: like
+   * Racket's `send/back` it never returns — it throws at once (a value the
+   * servlet runner catches; rethrow it if you catch everything), so
+   * `web.sendBack(x)`, `await web.sendBack(x)` and `return web.sendBack(x)`
+   * all end the run there.
+   */
+  sendBack(page: Page): never;
+  /** Drops every continuation of this instance, answers, and ends the run (throws at once, as `sendBack`). */
+  sendFinish(page: Page): never;
   /** Post-Redirect-Get: answers 303 to a fresh k-URL and resolves with the GET that follows. */
   redirectGet(): Promise<Request>;
   /** Runs `fn` once and logs its (JSON) result; a replay returns the logged value. */
@@ -82,7 +88,12 @@ export interface ServletOptions {
   base?: string;
   /** Largest request body a servlet step accepts (bodies are logged). Default 64 KiB. */
   maxInputBytes?: number;
-  /** The group instances are children of; default a group of the servlet's own. */
+  /**
+   * The group instances are children of. Default: a group of the servlet's
+   * own, shut down (ending every session, its timers and resources, and
+   * closing the manager) when any server that served the servlet shuts
+   * down — gracefully or with `server.group.shutdown()`.
+   */
   group?: ResourceGroup;
 }
 
@@ -94,10 +105,15 @@ export interface Servlet extends Handler {
   readonly group: ResourceGroup;
 }
 
-const ABANDON = Symbol("abandon the run");
-const EXPIRED = Symbol("continuation expired");
+// What sendBack/sendFinish throw: the run ends there, its answer already given.
+const ABANDON = Symbol("portico: the run was ended by web.sendBack/sendFinish (rethrow this)");
+const EXPIRED = Symbol("portico: continuation expired");
 const K_PATH = /^\/k\/([A-Za-z0-9_-]{22})(?:\/(\d{1,4}))?$/;
 const S_PATH = /^\/s\/([A-Za-z0-9_-]+)(?:\/(\d{1,4}))?$/;
+// The k-URL namespaces: anything under them that does not parse is a
+// malformed k-URL (the expired page), never the start of a new session.
+const K_SPACE = /^\/k(?:\/|$)/;
+const S_SPACE = /^\/s(?:\/|$)/;
 
 function randomId(): string {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
@@ -125,6 +141,22 @@ interface ServletState {
   codec: StatelessCodec | null;
   headers: HeaderPolicy;
   maxInputBytes: number;
+}
+
+/**
+ * The log would not fit in a stateless URL. When a request's input was the
+ * last straw, the client gets 413 (it came in a body) or 414 (in the URL);
+ * when the servlet's own recorded values were, that is the servlet's bug
+ * and the error stays a 500.
+ */
+function tooLong(e: TokenTooLongError, log: Entry[]): Error {
+  const last = log[log.length - 1];
+  if (last?.t !== "req") return e;
+  const inBody = last.b !== undefined;
+  return new HttpError(
+    inBody ? "BODY_TOO_LARGE" : "URI_TOO_LONG",
+    `this form's input is too large to carry in a continuation URL (${e.length} bytes > maxUrlBytes ${e.limit})`,
+  );
 }
 
 /** One execution of the servlet function, live or replaying a log. */
@@ -228,8 +260,13 @@ class Run implements Web {
   async #suspend(build: (url: string) => Page | Promise<Page>, dispatch: boolean, embeds: () => number) {
     const { manager, codec } = this.#state;
     if (codec) {
-      const url = this.#base + "/s/" + await codec.encode(this.#instance.id, this.#log);
-      this.#respond(toResponse(await build(url)));
+      let token: string;
+      try {
+        token = await codec.encode(this.#instance.id, this.#log, { servlet: this.#base, dispatch });
+      } catch (e) {
+        throw e instanceof TokenTooLongError ? tooLong(e, this.#log) : e;
+      }
+      this.#respond(toResponse(await build(this.#base + "/s/" + token)));
       throw ABANDON; // nothing is kept: the URL carries the run
     }
     const log = this.#log.slice();
@@ -297,12 +334,15 @@ class Run implements Web {
     return this.sendSuspend(makePage);
   }
 
-  sendBack(page: Page): Promise<never> {
+  // Throws synchronously rather than returning a rejected promise: a
+  // caller that does not await (as Racket code calls send/back) still stops
+  // here, and no rejected promise is left unhandled.
+  sendBack(page: Page): never {
     this.#respond(toResponse(page));
-    return Promise.reject(ABANDON);
+    throw ABANDON;
   }
 
-  sendFinish(page: Page): Promise<never> {
+  sendFinish(page: Page): never {
     this.#state.manager.dropInstance(this.#instance);
     return this.sendBack(page);
   }
@@ -371,53 +411,82 @@ export function servlet(fn: (web: Web) => Page | Promise<Page>, options: Servlet
     headers: codec ? "minimal" : "all",
     maxInputBytes: options.maxInputBytes ?? 64 * 1024,
   };
+  // The servers (root groups) whose shutdown ends this servlet's sessions.
+  const servers = options.group ? null : new WeakSet<ResourceGroup>();
 
   const expired = (request: Request, base: string) =>
     options.onExpired ? options.onExpired(request) : expiredPage(base);
 
+  const start = (run: Run, first: { request: Request; path: string } | null, responder: Responder) => {
+    // run() catches everything; this guards against a bug in it leaving a
+    // rejection unhandled, which would end the process.
+    run.run(first).catch((e) => responder.reject(e));
+  };
+
   const handler = async (request: Request, info?: ServeHandlerInfo): Promise<Response> => {
+    if (servers && info) belongToServer(info, servers, group);
     const base = options.base ?? (info as { mountPath?: string } | undefined)?.mountPath ?? "";
     const split = splitUrl(request.url);
     const origin = split.origin;
     // Mounted through a Router the prefix is already gone; with an explicit
     // base and no Router it is still there.
     const path = base && split.path.startsWith(base + "/") ? split.path.slice(base.length) : split.path;
-    const responder = deferred();
 
-    const k = K_PATH.exec(path);
-    if (k) {
-      const cont = manager.get(k[1]);
-      const n = k[2] === undefined ? undefined : Number(k[2]);
+    if (K_SPACE.test(path)) {
+      const k = K_PATH.exec(path);
+      const cont = k ? manager.get(k[1]) : undefined;
+      const n = k?.[2] === undefined ? undefined : Number(k[2]);
       if (!cont || (n !== undefined) !== cont.dispatch || (n !== undefined && n >= cont.embeds)) {
         return expired(request, base);
       }
+      const responder = deferred();
       if (cont.park) {
         const park = cont.park;
         cont.park = null; // one shot: later visits replay
         park.resume(request, responder, n);
       } else {
-        const run = new Run(state, cont.instance, cont.log, { request, dispatch: n }, responder, origin, base);
-        void run.run(null);
+        start(
+          new Run(state, cont.instance, cont.log, { request, dispatch: n }, responder, origin, base),
+          null,
+          responder,
+        );
       }
       return responder.promise;
     }
 
-    const s = S_PATH.exec(path);
-    if (s && codec) {
-      const decoded = await codec.decode(s[1]);
+    if (codec && S_SPACE.test(path)) {
+      const s = S_PATH.exec(path);
+      if (!s) return expired(request, base);
+      const decoded = await codec.decode(s[1], base);
       if (decoded === "expired") return expired(request, base);
-      if (decoded === "invalid") throw new HttpError("BAD_REQUEST", "invalid or tampered continuation URL");
       const n = s[2] === undefined ? undefined : Number(s[2]);
+      if (decoded === "invalid") throw new HttpError("BAD_REQUEST", "invalid or tampered continuation URL");
+      if ((n !== undefined) !== decoded.dispatch) {
+        throw new HttpError("BAD_REQUEST", "that continuation URL is not a link of its page");
+      }
+      const responder = deferred();
       const instance = new Instance(decoded.instance, group);
-      const run = new Run(state, instance, decoded.log, { request, dispatch: n }, responder, origin, base);
-      void run.run(null);
+      start(new Run(state, instance, decoded.log, { request, dispatch: n }, responder, origin, base), null, responder);
       return responder.promise;
     }
 
+    const responder = deferred();
     const instance = new Instance(randomId(), group);
-    const run = new Run(state, instance, [], null, responder, origin, base);
-    void run.run({ request, path });
+    start(new Run(state, instance, [], null, responder, origin, base), { request, path }, responder);
     return responder.promise;
   };
   return Object.assign(handler, { manager, group });
+}
+
+// Ties the servlet's group to the server serving this request: its root
+// group (the top of the request's group tree) shuts the servlet's down.
+// Reading `info.group` builds the request's group if nothing did yet; that
+// is a small cost beside a servlet step (which builds an instance group).
+function belongToServer(info: ServeHandlerInfo, servers: WeakSet<ResourceGroup>, group: ResourceGroup): void {
+  let root: ResourceGroup | undefined = info.group;
+  if (!root) return; // served by something other than portico's serve()
+  while (root.parent) root = root.parent;
+  if (servers.has(root)) return;
+  servers.add(root);
+  root.defer(() => group.shutdown());
 }

@@ -110,6 +110,69 @@ describe.each(RUNTIMES)("continuations on %s", (runtime) => {
     expect(stats.groups).toBe(2); // the servlet's group and the second instance
   });
 
+  it("answers malformed k-URLs with the expired page", async () => {
+    for (const bad of ["/sum2/k/abc", "/sum2/k/", "/sum2/k/AAAAAAAAAAAAAAAAAAAAAAAAA", "/sum2/k/x/y"]) {
+      const res = await page(a.url, `${bad}?number=1`);
+      expect(res.status, bad).toBe(404);
+      expect(res.text).toContain("This page has expired");
+    }
+  });
+
+  it("refuses a stateless token minted by another servlet with 400, and never runs it", async () => {
+    const [k1] = (await page(a.url, "/stateless/")).links;
+    const token = k1.slice("/stateless/s/".length);
+    const swapped = await fetch(`${b.url}/transfer/s/${token}?number=666`);
+    expect(swapped.status).toBe(400);
+    expect(await swapped.text()).not.toContain("transferred");
+    expect((await (await fetch(b.url + "/transfer-runs")).json()).transfers).toBe(0);
+    // The transfer's own token works, and the sum refuses it.
+    const [t1] = (await page(b.url, "/transfer/")).links;
+    expect((await page(b.url, `${t1}?number=7`)).text).toContain("transferred 1000 to 7");
+    expect((await fetch(`${a.url}/stateless/s/${t1.slice("/transfer/s/".length)}?number=1`)).status).toBe(400);
+  });
+
+  it("answers 414 or 413 to ~4 KiB of incompressible form input to a stateless k-URL", async () => {
+    const [k1] = (await page(a.url, "/stateless/")).links;
+    const noise = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(3072)))).replace(/[+/=]/g, "_");
+    const get = await fetch(`${a.url}${k1}?number=1&x=${noise}`);
+    expect(get.status).toBe(414);
+    expect(await get.text()).toContain("too large to carry in a continuation URL");
+    const post = await fetch(a.url + k1, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `number=1&x=${noise}`,
+    });
+    expect(post.status).toBe(413);
+    await post.text();
+    expect((await page(a.url, "/hello")).text).toContain("Hello, World!");
+  });
+
+  it("ends the run at sendBack / sendFinish without await, from several calls deep", async () => {
+    const before = (await (await fetch(a.url + "/escape-stats")).json()).after;
+    for (let i = 0; i < 3; i++) {
+      const [k] = (await page(a.url, "/escape/")).links;
+      const base = k.slice(0, k.indexOf("?"));
+      const refused = await page(a.url, `${base}?n=-${i + 1}`);
+      expect(refused).toMatchObject({ status: 422, text: `refused -${i + 1}` });
+      expect((await page(a.url, `${base}?n=0`)).text).toContain("finished at zero");
+      expect((await page(a.url, `${base}?n=1`)).status).toBe(404); // sendFinish expired the session
+    }
+    expect((await (await fetch(a.url + "/escape-stats")).json()).after).toBe(before);
+    const [k] = (await page(a.url, "/escape/")).links;
+    expect((await page(a.url, k)).text).toContain("value 11");
+    expect(a.child.exitCode).toBe(null);
+    expect(a.stderr()).not.toMatch(/unhandled|Symbol\(/i);
+  });
+
+  it("answers 500 when a servlet throws after resuming, and lives on", async () => {
+    const [k] = (await page(a.url, "/throws/")).links;
+    expect((await page(a.url, k)).status).toBe(500);
+    expect((await page(a.url, k)).status).toBe(500); // the replay throws the same way
+    expect(a.stderr()).toContain("servlet failed after resuming");
+    expect((await page(a.url, "/hello")).text).toContain("Hello, World!");
+    expect(a.child.exitCode).toBe(null);
+  });
+
   it("holds an LRU budget of 10,000 while 100,000 sessions are suspended", async () => {
     const run = async (sessions: number) => {
       const perConnection = sessions / 10;
@@ -130,6 +193,25 @@ describe.each(RUNTIMES)("continuations on %s", (runtime) => {
     expect(early.collected).toBe(true);
     expect(late.heap).toBeLessThan(early.heap * 1.25 + 8 * 1024 * 1024);
   }, 120_000);
+});
+
+describe.each(RUNTIMES)("servlet sessions belong to their server on %s", (runtime) => {
+  it("ends the sessions' timers at server.group.shutdown(), and the process exits by itself", async () => {
+    const server = await startServer(runtime, "servlet_life.mjs");
+    try {
+      const [k] = (await page(server.url, "/session/")).links;
+      expect(k).toMatch(/^\/session\/k\//);
+      const t0 = (await (await fetch(server.url + "/ticks")).json()).ticks;
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await (await fetch(server.url + "/ticks")).json()).ticks).toBeGreaterThan(t0);
+      const exited = new Promise<number | null>((r) => server.child.once("exit", (code) => r(code)));
+      expect(await (await fetch(server.url + "/group-shutdown")).text()).toBe("bye");
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("still running"), 5000))]);
+      expect(code).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 /** Sends `count` GETs for `path` on one connection, 100 at a time, and waits for every answer. */
