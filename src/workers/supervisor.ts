@@ -3,7 +3,7 @@
  *
  * It runs N copies of the current program as workers on one port, collects
  * every exit (so no zombie is left), restarts a worker that dies — with
- * exponential backoff, and not at all once the program crash-loops — and
+ * exponential backoff, and not at all once one worker crash-loops — and
  * turns SIGTERM/SIGINT into a graceful shutdown of every worker within a
  * deadline, killing what remains after it. Starts, exits and restarts are
  * logged.
@@ -37,7 +37,11 @@ export interface SuperviseOptions {
   backoff?: number;
   /** Longest restart delay in ms. Default 5 000. */
   maxBackoff?: number;
-  /** More than this many restarts within `crashWindow` ms means a crash loop. Default 5. */
+  /**
+   * More than this many restarts of one worker (one slot: worker 1, worker 2…)
+   * within `crashWindow` ms means a crash loop. Counted per slot, so that all
+   * workers killed at once count once each. Default 5.
+   */
   maxRestarts?: number;
   /** The window, in ms, in which restarts are counted. Default 10 000. */
   crashWindow?: number;
@@ -49,7 +53,12 @@ export interface SuperviseOptions {
 
 /** A running supervisor. */
 export interface Supervisor {
-  /** Settles when every worker has exited after `shutdown()`; rejects when the program crash-loops. */
+  /**
+   * Settles when every worker has exited after `shutdown()`. Rejects when the
+   * program crash-loops or no worker can be started; the process's exit code
+   * is then 1. Leaving the rejection unhandled is safe: it never kills the
+   * supervisor.
+   */
   readonly finished: Promise<void>;
   /** The live workers. */
   readonly workers: ReadonlyArray<{ id: number; pid: number }>;
@@ -88,10 +97,22 @@ export function supervise(options: SuperviseOptions = {}): Supervisor {
   const maxBackoff = options.maxBackoff ?? 5_000;
   const maxRestarts = options.maxRestarts ?? 5;
   const window = options.crashWindow ?? 10_000;
-  const log = options.log ?? ((line: string) => console.log(`[portico] ${line}`));
+  const userLog = options.log ?? ((line: string) => console.log(`[portico] ${line}`));
+  // A log callback that throws must not take the supervisor down with it.
+  const log = (line: string) => {
+    try {
+      userLog(line);
+    } catch {
+      // nowhere left to report it
+    }
+  };
 
   const live = new Map<number, WorkerProcess>();
-  const restarts: number[] = [];
+  // Exit times per worker slot, within the window: a crash loop is one slot
+  // dying again and again. Counting across slots would call a kill of all N
+  // workers at once (an OOM kill, `kill -9` of the group) a crash loop as
+  // soon as N > maxRestarts, and give up with the port dead.
+  const exits = new Map<number, number[]>();
   const pendingRestarts = new Set<ReturnType<typeof setTimeout>>();
   let stopping = false;
   let resolveFinished!: () => void;
@@ -100,12 +121,22 @@ export function supervise(options: SuperviseOptions = {}): Supervisor {
     resolveFinished = resolve;
     rejectFinished = reject;
   });
+  // Whoever awaits `finished` sees the rejection; nobody awaiting it must not
+  // make it an unhandled rejection, which would kill the supervisor itself.
+  finished.catch(() => {});
   let launcher: WorkerLauncher | null = options.launcher ?? null;
   let failure: Error | null = null;
   let shutdownPromise: Promise<void> | null = null;
 
   const start = (id: number) => {
-    const w = launcher!.launch(id, { [WORKER_ENV]: String(id) });
+    let w: WorkerProcess;
+    try {
+      w = launcher!.launch(id, { [WORKER_ENV]: String(id) });
+    } catch (e) {
+      log(`cannot start worker ${id}: ${e instanceof Error ? e.message : String(e)}`);
+      died(id);
+      return;
+    }
     live.set(id, w);
     log(`worker ${id} started (pid ${w.pid})`);
     void w.exited.then((exit) => {
@@ -116,26 +147,33 @@ export function supervise(options: SuperviseOptions = {}): Supervisor {
         if (live.size === 0) settle();
         return;
       }
-      const now = Date.now();
-      while (restarts.length > 0 && restarts[0] < now - window) restarts.shift();
-      if (restarts.length >= maxRestarts) {
-        failure = new Error(
-          `worker ${id} keeps dying (${restarts.length + 1} exits within ${window} ms): ` +
-            `the program is crash-looping; not restarting it`,
-        );
-        log(failure.message);
-        void shutdown();
-        return;
-      }
-      restarts.push(now);
-      const delay = Math.min(maxBackoff, backoff * 2 ** (restarts.length - 1));
-      log(`restarting worker ${id} in ${delay} ms`);
-      const t = setTimeout(() => {
-        pendingRestarts.delete(t);
-        if (!stopping) start(id);
-      }, delay);
-      pendingRestarts.add(t);
+      died(id);
     });
+  };
+
+  /** Worker slot `id` has no process: restart it after its backoff, unless it crash-loops. */
+  const died = (id: number) => {
+    if (stopping) return;
+    const now = Date.now();
+    const recent = (exits.get(id) ?? []).filter((t) => t >= now - window);
+    recent.push(now);
+    exits.set(id, recent);
+    if (recent.length > maxRestarts) {
+      failure = new Error(
+        `worker ${id} keeps dying (${recent.length} exits within ${window} ms): ` +
+          `the program is crash-looping; not restarting it`,
+      );
+      log(failure.message);
+      void shutdown();
+      return;
+    }
+    const delay = Math.min(maxBackoff, backoff * 2 ** (recent.length - 1));
+    log(`restarting worker ${id} in ${delay} ms`);
+    const t = setTimeout(() => {
+      pendingRestarts.delete(t);
+      if (!stopping) start(id);
+    }, delay);
+    pendingRestarts.add(t);
   };
 
   const settle = () => {
@@ -143,8 +181,11 @@ export function supervise(options: SuperviseOptions = {}): Supervisor {
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
     }
-    if (failure) rejectFinished(failure);
-    else resolveFinished();
+    if (failure) {
+      // The program failed: its supervisor exits non-zero (unless told otherwise).
+      if (!process.exitCode) process.exitCode = 1;
+      rejectFinished(failure);
+    } else resolveFinished();
   };
 
   const shutdown = (): Promise<void> => {

@@ -24,7 +24,7 @@ function freePort(): Promise<number> {
 }
 
 /** GET over a fresh connection (no keep-alive), so each request may reach another worker. */
-function get(port: number, p: string): Promise<{ status: number; body: string; pid: string }> {
+function get(port: number, p: string, timeout = 1000): Promise<{ status: number; body: string; pid: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
       let body = "";
@@ -34,7 +34,7 @@ function get(port: number, p: string): Promise<{ status: number; body: string; p
       res.on("error", reject);
     });
     req.on("error", reject);
-    req.setTimeout(1000, () => req.destroy(new Error("timeout")));
+    req.setTimeout(timeout, () => req.destroy(new Error("timeout")));
   });
 }
 
@@ -51,7 +51,11 @@ afterEach(() => {
   for (const c of running.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
 });
 
-async function startSupervisor(runtime: (typeof RUNTIMES)[number], env: Record<string, string> = {}): Promise<Sup> {
+async function startSupervisor(
+  runtime: (typeof RUNTIMES)[number],
+  env: Record<string, string> = {},
+  count = 2,
+): Promise<Sup> {
   const port = await freePort();
   const [cmd, args] = commandFor(runtime, path.join("test", "fixtures", "cluster.mjs"));
   const child = spawn(cmd, args, {
@@ -70,7 +74,7 @@ async function startSupervisor(runtime: (typeof RUNTIMES)[number], env: Record<s
     return m;
   };
   const deadline = Date.now() + 20_000;
-  while ((out.match(/WORKER \d+ LISTENING/g) ?? []).length < 2) {
+  while ((out.match(/WORKER \d+ LISTENING/g) ?? []).length < count) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`supervisor did not start\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -136,6 +140,54 @@ describe.each(RUNTIMES)("workers on %s", (runtime) => {
     sup.child.kill("SIGTERM");
     expect(await sup.exited).toBe(0);
   }, 30_000);
+
+  it("replaces every worker when all are killed -9 at once, twice, with more workers than maxRestarts", async () => {
+    // 6 workers > maxRestarts (5): counted across workers, the first
+    // simultaneous kill would already look like a crash loop.
+    const sup = await startSupervisor(runtime, { WORKERS: "6" }, 6);
+    for (let round = 1; round <= 2; round++) {
+      const victims = [...sup.workers().values()];
+      expect(victims).toHaveLength(6);
+      const listeningBefore = (sup.out().match(/WORKER \d+ LISTENING/g) ?? []).length;
+      for (const pid of victims) process.kill(Number(pid), "SIGKILL");
+      const deadline = Date.now() + 20_000;
+      while ((sup.out().match(/WORKER \d+ LISTENING/g) ?? []).length < listeningBefore + 6) {
+        if (Date.now() > deadline || sup.child.exitCode !== null) {
+          throw new Error(`round ${round}: workers not replaced\n${sup.out()}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const now = [...sup.workers().values()];
+      expect(now.filter((pid) => victims.includes(pid))).toEqual([]);
+      for (const pid of victims) expect(sup.out()).toMatch(new RegExp(`\\(pid ${pid}\\) exited with signal SIGKILL`));
+      // Six fresh processes starting on a shared machine: give them time to answer.
+      const answers = await Promise.all(Array.from({ length: 6 }, () => get(sup.port, "/pid", 5000)));
+      for (const r of answers) expect(now).toContain(r.body);
+    }
+    expect(sup.out()).not.toMatch(/crash-looping/);
+    expect(zombiesOf(sup.child.pid!)).toEqual([]);
+    sup.child.kill("SIGTERM");
+    expect(await sup.exited).toBe(0);
+  }, 60_000);
+
+  it("gives up on a crash-looping program with a clear message and status 1, never by an unhandled rejection", async () => {
+    const port = await freePort();
+    const [cmd, args] = commandFor(runtime, path.join("test", "fixtures", "cluster.mjs"));
+    const child = spawn(cmd, args, {
+      cwd: projectRoot,
+      env: { ...process.env, PORT: String(port), WORKERS: "2", CRASH: "1", UNHANDLED: "1", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    running.push(child);
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    expect(out).toMatch(/SUP worker \d keeps dying \(6 exits within 10000 ms\): the program is crash-looping/);
+    expect(out).not.toMatch(/unhandled|uncaught|^\s+at /im);
+    expect(code).toBe(1);
+    expect(zombiesOf(child.pid!)).toEqual([]);
+  }, 60_000);
 
   it("lets a streaming response finish on SIGTERM, then every worker exits with status 0", async () => {
     const sup = await startSupervisor(runtime);
