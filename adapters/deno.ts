@@ -46,6 +46,9 @@ const SMALL = 1024; // enough for a typical request head; idle connections hold 
 const LARGE = 64 * 1024;
 const HIGH_WATER = 64 * 1024;
 const JOIN_LIMIT = 16 * 1024;
+// Accept errors that concern the listener rather than one connection: out
+// of descriptors (or kernel memory), every accept fails until some are freed.
+const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
 
 function netAddr(a: DenoAddr): NetAddr {
   return { transport: "tcp", hostname: a.hostname, port: a.port };
@@ -239,8 +242,15 @@ export const denoAdapter: SocketAdapter = {
           raw = await listener.accept();
         } catch (e) {
           if (closed) return;
-          // Out of descriptors and the like: wait, then try again, with the
-          // wait doubling so that a persistent failure neither spins nor floods the log.
+          if (!OUT_OF_DESCRIPTORS.has((e as { code?: string }).code ?? "")) {
+            // One connection failed (reset while it waited in the backlog:
+            // ENOTCONN, ECONNABORTED): the client's doing, and the next
+            // connection in the queue is fine. A back-off here stalled the
+            // server for over a minute after 100 resets.
+            continue;
+          }
+          // Out of descriptors: wait, doubling the wait, so that a
+          // persistent failure neither spins nor floods the log.
           if (backoff === 10) console.error("portico: accept error:", (e as Error).message ?? e);
           await new Promise((r) => setTimeout(r, backoff));
           backoff = Math.min(backoff * 2, 1000);
