@@ -89,7 +89,11 @@ class BunConnection implements Conn {
     }
     if (this.#queue.length === 0) {
       const n = this.#s.write(chunk);
-      if (n >= chunk.byteLength || n < 0) return true;
+      if (n >= chunk.byteLength) return true;
+      if (n < 0) {
+        this.#writeFailed();
+        return true;
+      }
       chunk = chunk.subarray(n);
     }
     this.#queue.push(chunk);
@@ -132,9 +136,8 @@ class BunConnection implements Conn {
       const c = q[0];
       const n = this.#s.write(c);
       if (n < 0) {
-        q.length = 0;
-        this.#queued = 0;
-        break;
+        this.#writeFailed();
+        return;
       }
       this.#queued -= n;
       if (n < c.byteLength) {
@@ -183,6 +186,24 @@ class BunConnection implements Conn {
     this.#held.length = 0;
     this.#s.end();
     this.closed();
+  }
+
+  // Bun's write returns -1 once the socket is closed (a reset by the peer,
+  // say), often before its close callback runs. Counted as written, a
+  // pull-based body was pulled to its end in a tight loop, with nobody else
+  // served. The connection is closed instead: nothing more is written, and
+  // the core hears of it before it asks the body for another chunk (the
+  // next microtask), not from inside its own write call.
+  #writeFailed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#queued = 0;
+    this.#held.length = 0;
+    this.#heldBytes = 0;
+    this.#s.end();
+    const error = this.error ?? Object.assign(new Error("write failed: the connection is closed"), { code: "EPIPE" });
+    queueMicrotask(() => this.handler.onClose(error));
   }
 
   closed(error?: Error): void {
