@@ -481,7 +481,10 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   // The head went out but the body failed: the framing is broken, so the
   // only honest signal left is to cut the connection.
   #writeFailed(ex: Exchange, e: unknown): void {
-    if (!this.#closed) console.error("portico: response body failed:", e);
+    // A body that failed because its client went away (a FIN aborts the
+    // request and shuts its group, closing a file the body reads) is not a
+    // server error.
+    if (!this.#closed && !ex.signal().aborted) console.error("portico: response body failed:", e);
     ex.finish();
     this.#destroy();
   }
