@@ -12,6 +12,7 @@ import { DEFAULT_TIMEOUTS, ServerCore } from "./server/core.ts";
 import { stopOnSignal, workerId } from "./workers/worker.ts";
 import { installLightResponse } from "./server/light_response.ts";
 import { platform } from "./platform.ts";
+import { installRequestBridge } from "./server/request.ts";
 import type { Handler, ServeInit, ServeOptions, Server } from "./types.ts";
 import { clearTimeout, setTimeout } from "node:timers";
 
@@ -182,6 +183,7 @@ export function serve(options: ServeOptions, handler: Handler): Server;
 export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Handler): Server {
   const init = normalise(a, b);
   if (init.lightResponse !== false) installLightResponse();
+  installRequestBridge(); // new Request(req) and fetch(req) with the lazy request
   const server = new PorticoServer(init);
   if (workerId() !== null) stopOnSignal(server);
   return server;

@@ -8,6 +8,14 @@
  * matters most on Node, where constructing a `Request` and its `Headers`
  * costs more than parsing the message did.
  *
+ * The platform's `Request` constructor and `fetch` read internal slots of a
+ * Request argument, which a stand-in cannot have: Node throws, Deno refuses
+ * the argument, and Bun reads it as a URL string (a POST becomes a GET).
+ * {@link installRequestBridge} (called by `serve()`) makes the global
+ * `Request` and `fetch` build the platform Request of a stand-in first, so
+ * `new Request(req)`, `new Request(req, init)` and `fetch(req)` work as
+ * they do with a platform Request.
+ *
  * @module
  */
 
@@ -142,3 +150,56 @@ function decodeText(bytes: Uint8Array): string {
 
 // Everything else on Request.prototype forwards to the real Request.
 forwardToPlatform(IncomingRequest.prototype, Request.prototype, (self) => (self as IncomingRequest).materialize());
+
+// A stand-in given to a platform API becomes the platform Request it stands for.
+function unwrap(value: unknown): unknown {
+  return value instanceof IncomingRequest ? value.materialize() : value;
+}
+
+let bridged = false;
+
+// The wrapper reads as the platform function: its name and length, and its
+// statics through the prototype chain.
+function lookAlike(wrapper: object, native: { name: string; length: number }): void {
+  Object.defineProperty(wrapper, "name", { value: native.name });
+  Object.defineProperty(wrapper, "length", { value: native.length });
+  Object.setPrototypeOf(wrapper, native);
+}
+
+/**
+ * Replaces the global `Request` and `fetch`, once, with thin wrappers that
+ * accept the requests portico hands to handlers wherever the platform's
+ * accept a Request (as the input, or as the init). Platform Requests are
+ * still `instanceof Request` (the wrapper shares the platform's prototype),
+ * subclasses of `Request` still work, and everything else is passed through
+ * unchanged. Called by `serve()`.
+ *
+ * @example
+ * ```ts
+ * import { installRequestBridge } from "./request.ts";
+ * installRequestBridge(); // before handlers call new Request(req) or fetch(req)
+ * ```
+ */
+export function installRequestBridge(): void {
+  if (bridged) return;
+  bridged = true;
+  const g = globalThis as { Request: typeof Request; fetch: typeof fetch };
+  const NativeRequest = g.Request;
+  const nativeFetch = g.fetch;
+  // A function, not a subclass: its prototype must be the platform's own, so
+  // that Requests the platform makes (fetch's, clone()'s) stay instanceof it.
+  const BridgedRequest = function (this: unknown, ...args: unknown[]): Request {
+    if (new.target === undefined) return Reflect.apply(NativeRequest, this, args); // the platform's TypeError
+    if (args.length > 0) args[0] = unwrap(args[0]);
+    if (args.length > 1) args[1] = unwrap(args[1]);
+    return Reflect.construct(NativeRequest, args, new.target);
+  };
+  BridgedRequest.prototype = NativeRequest.prototype;
+  const bridgedFetch = function (input: unknown, init?: unknown): Promise<Response> {
+    return nativeFetch(unwrap(input) as RequestInfo, unwrap(init) as RequestInit | undefined);
+  };
+  lookAlike(BridgedRequest, NativeRequest);
+  lookAlike(bridgedFetch, nativeFetch); // Bun's fetch.preconnect and the like
+  g.Request = BridgedRequest as unknown as typeof Request;
+  g.fetch = bridgedFetch as typeof fetch;
+}

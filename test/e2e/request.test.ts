@@ -1,0 +1,268 @@
+/**
+ * The request a handler gets works wherever a platform Request does, under
+ * node, deno and bun: `new Request(req)`, `new Request(req, init)`,
+ * `new Request(req.url, req)`, subclasses, `req.clone()`, a BYOB reader on
+ * `req.body`, `fetch(req)` and the streaming proxy pattern (against a second
+ * server), and `req.formData()` with file parts.
+ *
+ * The fixture (test/fixtures/request.mjs) answers with JSON describing what
+ * the handler saw; the second server is a node:http server in this process
+ * that describes what reached it.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { printStderrOnFailure, RUNTIMES, startServer, type RunningServer, type Runtime } from "../helpers/runtime.ts";
+import { req, withRaw } from "../helpers/raw.ts";
+import { sha256 } from "../helpers/util.ts";
+
+interface Seen {
+  method: string;
+  url: string;
+  contentType: string | null;
+  xa: string | null;
+  bytes: number;
+  sha256: string;
+}
+
+// The second server: says what it received.
+let upstream: http.Server;
+let upstreamUrl: string;
+
+beforeAll(async () => {
+  upstream = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (c: Buffer) => chunks.push(c));
+    request.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const seen: Seen = {
+        method: request.method!,
+        url: request.url!,
+        contentType: request.headers["content-type"] ?? null,
+        xa: (request.headers["x-a"] as string | undefined) ?? null,
+        bytes: body.length,
+        sha256: sha256(body),
+      };
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify(seen));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((r) => upstream.close(r));
+});
+
+/** A deterministic body of `n` bytes with every byte value in it. */
+function bytesOf(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff;
+  return b;
+}
+
+describe.each(RUNTIMES)("the request as a platform Request, on %s", (runtime: Runtime) => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startServer(runtime, "request.mjs");
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  beforeEach((ctx) => printStderrOnFailure(ctx, `${runtime} server`, () => server));
+
+  const post = async (path: string, body: BodyInit, headers: Record<string, string> = {}) => {
+    const r = await fetch(server.url + path, {
+      method: "POST",
+      body,
+      headers: { "x-a": "a-value", ...headers },
+      signal: AbortSignal.timeout(20_000),
+    });
+    expect(r.status).toBe(200);
+    return await r.json();
+  };
+
+  it("new Request(req) keeps the method, URL, headers and body", async () => {
+    expect(await post("/new-request?q=1", "the body")).toEqual({
+      isRequest: true,
+      method: "POST",
+      url: `${server.url}/new-request?q=1`,
+      xa: "a-value",
+      xinit: null,
+      body: "the body",
+    });
+    const get = await (await fetch(server.url + "/new-request", { headers: { "x-a": "g" } })).json();
+    expect(get).toEqual({
+      isRequest: true,
+      method: "GET",
+      url: `${server.url}/new-request`,
+      xa: "g",
+      xinit: null,
+      body: null,
+    });
+  });
+
+  it("new Request(req, init) keeps the method and body, and takes the init's headers", async () => {
+    expect(await post("/new-request-init", "posted")).toEqual({
+      isRequest: true,
+      method: "POST",
+      url: `${server.url}/new-request-init`,
+      xa: null, // the init's headers replace the request's
+      xinit: "1",
+      body: "posted",
+    });
+  });
+
+  it("new Request(req.url, req) reads the request as an init", async () => {
+    expect(await post("/url-init", "as init")).toEqual({
+      isRequest: true,
+      method: "POST",
+      url: `${server.url}/url-init`,
+      xa: "a-value",
+      xinit: null,
+      body: "as init",
+    });
+  });
+
+  it("a subclass of Request takes the request", async () => {
+    expect(await post("/subclass", "sub")).toEqual({
+      tag: "tagged",
+      isTagged: true,
+      isRequest: true,
+      method: "POST",
+      url: `${server.url}/subclass`,
+      xa: "a-value",
+      xinit: null,
+      body: "sub",
+    });
+  });
+
+  it("new Request(req) after its body was read throws a TypeError, as with a platform Request", async () => {
+    expect(await post("/used", "read first")).toEqual({ threw: "TypeError" });
+  });
+
+  it("req.clone() gives two readable bodies", async () => {
+    expect(await post("/clone", "twice")).toEqual({
+      copy: {
+        isRequest: true,
+        method: "POST",
+        url: `${server.url}/clone`,
+        xa: "a-value",
+        xinit: null,
+        body: "twice",
+      },
+      original: "twice",
+      bodyUsed: true,
+    });
+  });
+
+  it("req.body is a byte stream: a BYOB reader reads it into the caller's buffer", async () => {
+    for (const [size, n] of [[7, 1000], [4096, 1 << 20]]) {
+      const body = bytesOf(n);
+      const seen = await post(`/byob?size=${size}`, body);
+      expect(seen.bytes).toBe(n);
+      expect(seen.sha256).toBe(sha256(body));
+      expect(seen.maxRead).toBeLessThanOrEqual(size);
+      expect(seen.reads).toBeGreaterThanOrEqual(Math.ceil(n / size));
+    }
+  });
+
+  it("a chunked body reaches a BYOB reader too", async () => {
+    await withRaw(server, async (c) => {
+      await c.write(
+        req("POST", "/byob?size=3", { "transfer-encoding": "chunked" }, "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+      );
+      const r = await c.readResponse();
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.text())).toEqual({ bytes: 11, reads: 4, maxRead: 3, sha256: sha256("hello world") });
+    });
+  });
+
+  it("passes a request on with fetch(url, { method, headers, body: req.body, duplex }) to a second server", async () => {
+    const body = bytesOf(3 << 20); // more than every queue on the way: backpressure throughout
+    const seen = await post(`/proxy?to=${encodeURIComponent(upstreamUrl + "/up?x=1")}`, body, {
+      "content-type": "application/x-test",
+    });
+    expect(seen).toEqual({
+      upstreamStatus: 200,
+      upstream: {
+        method: "POST",
+        url: "/up?x=1",
+        contentType: "application/x-test",
+        xa: "a-value",
+        bytes: body.length,
+        sha256: sha256(body),
+      },
+    });
+  });
+
+  it("passes a chunked request on the same way, without its hop-by-hop fields", async () => {
+    await withRaw(server, async (c) => {
+      const target = `/proxy?hop&to=${encodeURIComponent(upstreamUrl + "/chunked")}`;
+      await c.write(
+        req("PUT", target, { "transfer-encoding": "chunked", "x-a": "c" }, "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n"),
+      );
+      const r = await c.readResponse();
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.text())).toEqual({
+        upstreamStatus: 200,
+        upstream: { method: "PUT", url: "/chunked", contentType: null, xa: "c", bytes: 6, sha256: sha256("abcdef") },
+      });
+    });
+  });
+
+  it("fetch(req) sends the request itself to the server its URL names", async () => {
+    // An absolute-form target makes req.url the second server's URL: a forward proxy.
+    await withRaw(server, async (c) => {
+      const body = "forwarded body";
+      await c.write(req("POST", `${upstreamUrl}/fwd?y=2`, { "x-forward": "fetch-request", "x-a": "f" }, body));
+      const r = await c.readResponse();
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.text())).toEqual({
+        upstreamStatus: 200,
+        upstream: { method: "POST", url: "/fwd?y=2", contentType: null, xa: "f", bytes: body.length, sha256: sha256(body) },
+      });
+    });
+  });
+
+  it("fetch(url, req) takes the request as its init", async () => {
+    const seen = await post(`/fetch-init?to=${encodeURIComponent(upstreamUrl + "/init")}`, "init body");
+    expect(seen).toEqual({
+      upstreamStatus: 200,
+      upstream: {
+        method: "POST",
+        url: "/init",
+        contentType: "text/plain;charset=UTF-8",
+        xa: "a-value",
+        bytes: 9,
+        sha256: sha256("init body"),
+      },
+    });
+  });
+
+  it("req.formData() reads a multipart body with file parts", async () => {
+    const binary = bytesOf(70_000); // CR, LF and dashes in it, across read chunks
+    const boundary = "----portico-boundary-7d1f";
+    const enc = new TextEncoder();
+    const part = (headers: string, content: Uint8Array | string) => [
+      enc.encode(`--${boundary}\r\n${headers}\r\n\r\n`),
+      typeof content === "string" ? enc.encode(content) : content,
+      enc.encode("\r\n"),
+    ];
+    const body = Buffer.concat([
+      ...part('Content-Disposition: form-data; name="title"', "a title, ünïcode"),
+      ...part('Content-Disposition: form-data; name="doc"; filename="notes.txt"\r\nContent-Type: text/plain', "line 1\r\nline 2\n"),
+      ...part('Content-Disposition: form-data; name="blob"; filename="data.bin"\r\nContent-Type: application/octet-stream', binary),
+      enc.encode(`--${boundary}--\r\n`),
+    ]);
+    const seen = await post("/form", body, { "content-type": `multipart/form-data; boundary=${boundary}` });
+    // The part's type as the runtime's own File gives it (Bun's File adds ";charset=utf-8" to text/plain).
+    expect(seen.platformTextType).toBe(runtime === "bun" ? "text/plain;charset=utf-8" : "text/plain");
+    expect(seen.entries).toEqual([
+      { name: "title", value: "a title, ünïcode" },
+      { name: "doc", filename: "notes.txt", type: seen.platformTextType, size: 15, sha256: sha256("line 1\r\nline 2\n") },
+      { name: "blob", filename: "data.bin", type: "application/octet-stream", size: binary.length, sha256: sha256(binary) },
+    ]);
+  });
+});
