@@ -43,7 +43,7 @@ const bun: Platform = {
   name: "bun",
   env: (name: string): string | undefined => process.env[name],
   adapter: async (): Promise<SocketAdapter> => (await import("./adapters/bun.ts")).bunAdapter,
-  launcher: async (): Promise<WorkerLauncher> => (await import("./src/workers/spawn.ts")).subprocessLauncher(),
+  launcher: async (): Promise<WorkerLauncher> => (await import("./adapters/bun_workers.ts")).bunLauncher(),
 };
 
 const node: Platform = {

@@ -70,11 +70,12 @@ let current: Platform = unbound;
  * @example
  * ```ts
  * import { usePlatform } from "./platform.ts";
- * import { memoryAdapter } from "../adapters/memory.ts";
+ * import type { SocketAdapter } from "./adapter.ts";
+ * declare const myAdapter: SocketAdapter; // sockets of some other runtime
  * usePlatform({
- *   name: "memory",
+ *   name: "other",
  *   env: () => undefined,
- *   adapter: async () => memoryAdapter(),
+ *   adapter: () => Promise.resolve(myAdapter),
  *   launcher: () => Promise.reject(new Error("no processes here")),
  * });
  * ```

@@ -8,11 +8,14 @@
  * deadline, killing what remains after it. Starts, exits and restarts are
  * logged.
  *
- * How workers share the port is the runtime's business: Node forks through
- * `node:cluster` (the primary accepts and hands connections out), Deno
- * (its `Command` API, adapters/deno_workers.ts) and Bun (`node:child_process`)
- * start plain subprocesses that listen with `reusePort` (the kernel spreads
- * connections).
+ * How workers start and share the port is the runtime's business, behind
+ * the {@link WorkerLauncher} interface (./launcher.ts): Node forks through
+ * `node:cluster` (the primary accepts and hands connections out), Deno (its
+ * `Command` API) and Bun (`node:child_process`) start plain subprocesses that
+ * listen with `reusePort` (the kernel spreads connections). The launchers
+ * live together in `adapters/` (node_cluster.ts, deno_workers.ts,
+ * bun_workers.ts); the entry's platform (src/platform.ts) supplies the
+ * default one, so this file knows no runtime.
  *
  * @module
  */
@@ -20,16 +23,19 @@
 import { availableParallelism } from "node:os";
 import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
+import { platform } from "../platform.ts";
 import type { WorkerLauncher, WorkerProcess } from "./launcher.ts";
 import { WORKER_ENV } from "./worker.ts";
-
-export type { WorkerExit, WorkerLauncher, WorkerProcess } from "./launcher.ts";
 
 /** Options of {@link supervise}. */
 export interface SuperviseOptions {
   /** How many workers. Default: the number of CPUs this process may use (`os.availableParallelism()`). */
   workers?: number;
-  /** How to start them; default: `node:cluster` on Node, subprocesses on Deno and Bun. */
+  /**
+   * How to start them; default: the runtime's launcher (`node:cluster` on
+   * Node, `Deno.Command` subprocesses on Deno, `node:child_process` on Bun: see
+   * `adapters/*_workers.ts`, `adapters/node_cluster.ts`).
+   */
   launcher?: WorkerLauncher;
   /** Graceful-shutdown deadline in ms, after which remaining workers are killed. Default 10 000. */
   shutdownTimeout?: number;
@@ -64,13 +70,6 @@ export interface Supervisor {
   readonly workers: ReadonlyArray<{ id: number; pid: number }>;
   /** Graceful: SIGTERM every worker, wait up to the deadline, SIGKILL the rest. */
   shutdown(): Promise<void>;
-}
-
-async function defaultLauncher(): Promise<WorkerLauncher> {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (g.Deno !== undefined) return (await import("../../adapters/deno_workers.ts")).denoLauncher();
-  if (g.Bun !== undefined) return (await import("./spawn.ts")).subprocessLauncher();
-  return (await import("../../adapters/node_cluster.ts")).clusterLauncher;
 }
 
 /**
@@ -229,7 +228,7 @@ export function supervise(options: SuperviseOptions = {}): Supervisor {
 
   void (async () => {
     try {
-      launcher ??= await defaultLauncher();
+      launcher ??= await platform().launcher();
       for (let id = 1; id <= count && !stopping; id++) start(id);
     } catch (e) {
       failure = e instanceof Error ? e : new Error(String(e));

@@ -1,0 +1,54 @@
+/**
+ * The layering rules of the source tree, checked on the files themselves:
+ * the core (src/) imports nothing from adapters/, and only runtime.ts asks
+ * which runtime runs the program (src/mod.ts imports it to bind the choice).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { projectRoot } from "./helpers/runtime.ts";
+
+function files(dir: string): string[] {
+  return fs.readdirSync(path.join(projectRoot, dir), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+    .map((f) => path.join(dir, f));
+}
+
+/** The code of a file without its comments (JSDoc examples import freely). */
+function code(file: string): string {
+  return fs.readFileSync(path.join(projectRoot, file), "utf8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/^\s*\/\/.*$/gm, "");
+}
+
+/** Every module specifier a file imports, statically or dynamically, resolved against the root. */
+function imports(file: string): string[] {
+  const specs = [...code(file).matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)].map((m) => m[1]);
+  return specs.map((s) => s.startsWith(".") ? path.relative(projectRoot, path.resolve(projectRoot, path.dirname(file), s)) : s);
+}
+
+describe("layout", () => {
+  const src = files("src");
+
+  it("src/ imports nothing from adapters/, and only src/mod.ts reaches runtime.ts", () => {
+    expect(src.length).toBeGreaterThan(20);
+    const bad = src.flatMap((f) =>
+      imports(f)
+        .filter((i) => i.startsWith("adapters/") || (i === "runtime.ts" && f !== path.join("src", "mod.ts")))
+        .map((i) => `${f} imports ${i}`)
+    );
+    expect(bad).toEqual([]);
+    expect(imports(path.join("src", "mod.ts"))).toContain("runtime.ts");
+  });
+
+  it("only runtime.ts asks which runtime this is", () => {
+    const all = [...src, ...files("adapters"), "mod.ts", "runtime.ts"];
+    const asking = all.filter((f) => /\b(?:Deno|Bun)\s*(?:!==?|===?)\s*undefined|typeof\s+(?:globalThis\.)?(?:Deno|Bun)\b/.test(code(f)));
+    expect(asking).toEqual(["runtime.ts"]);
+  });
+
+  it("src/ calls no Deno or Bun API", () => {
+    const calling = src.filter((f) => /\b(?:Deno|Bun)\s*\.|globalThis\s+as[^;]*\b(?:Deno|Bun)\b/.test(code(f)));
+    expect(calling).toEqual([]);
+  });
+});
