@@ -16,9 +16,6 @@ import { installRequestBridge } from "./server/request.ts";
 import type { Handler, ServeInit, ServeOptions, Server } from "./types.ts";
 import { clearTimeout, setTimeout } from "node:timers";
 
-/** How long a graceful shutdown waits for in-flight requests before forcing. */
-const GRACE_MS = 10_000;
-
 /**
  * The adapter for the runtime this code runs on (Deno, Bun or Node), as the
  * package entry bound it (src/platform.ts); loaded on demand so that no
@@ -63,6 +60,9 @@ class PorticoServer implements Server {
   #shutdown: Promise<void> | null = null;
   #resolveFinished!: () => void;
   #listening: Promise<void>;
+  #ready: Promise<Server> | null = null;
+  #url = "";
+  #shutdownMs: number;
 
   constructor(init: ServeInit) {
     const port = init.port ?? 8000;
@@ -75,7 +75,11 @@ class PorticoServer implements Server {
       maxBodyBytes: init.limits?.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
       connectionBytes: init.limits?.connectionBytes ?? 1024 * 1024,
     };
-    const timeouts = { ...DEFAULT_TIMEOUTS, ...init.timeouts };
+    const timeouts = { ...DEFAULT_TIMEOUTS };
+    for (const [k, v] of Object.entries(init.timeouts ?? {})) {
+      if (v !== undefined) (timeouts as Record<string, number>)[k] = v;
+    }
+    this.#shutdownMs = timeouts.shutdown;
     this.#core = new ServerCore(init.fetch, init.onError ?? defaultOnError, limits, timeouts, this.group);
     this.#core.maxConnections = init.limits?.maxConnections ?? Infinity;
     this.#core.overflow = init.limits?.atMaxConnections ?? "wait";
@@ -87,6 +91,14 @@ class PorticoServer implements Server {
     });
     // Immediate shutdown of the root group stops everything, including the listener.
     this.group.defer(() => this.#resolveFinished());
+    // Sockets close at once, before the groups' finalisers run (which may
+    // wait on tasks); `finished` settles when those are done, or after
+    // `timeouts.shutdown` if one never settles.
+    this.group.signal.addEventListener("abort", () => {
+      this.#core.destroyAll();
+      const t = setTimeout(() => this.#resolveFinished(), this.#shutdownMs);
+      t.unref?.();
+    }, { once: true });
 
     this.#listening = this.#listen(init, port, hostname);
     this.#listening.catch((e) => {
@@ -115,12 +127,22 @@ class PorticoServer implements Server {
     if (!this.#ref) listener.unref();
     this.#addr = listener.addr;
     const host = this.#core.defaultHost = formatHost(listener.addr);
+    this.#url = `${this.#core.scheme}${host}/`;
     if (init.onListen) init.onListen(listener.addr);
     else console.log(`Listening on ${this.#core.scheme}${host}/`);
   }
 
   get addr(): NetAddr {
     return this.#addr;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  ready(): Promise<Server> {
+    this.#ready ??= this.#listening.then(() => this as Server);
+    return this.#ready;
   }
 
   shutdown(): Promise<void> {
@@ -131,12 +153,16 @@ class PorticoServer implements Server {
       } catch {
         return; // never listened: finished already rejected
       }
-      await this.#listener?.close();
+      // One bound for all of it: in-flight requests, then the groups'
+      // finalisers. At the bound every socket is destroyed and shutdown()
+      // resolves, even if a finaliser or task never settles.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((r) => (timer = setTimeout(r, GRACE_MS)));
-      await Promise.race([this.#core.drain(), grace]);
+      const bound = new Promise<void>((r) => (timer = setTimeout(r, this.#shutdownMs)));
+      await this.#listener?.close();
+      await Promise.race([this.#core.drain(), bound]);
+      await Promise.race([this.group.shutdown(), bound]);
       clearTimeout(timer);
-      await this.group.shutdown();
+      this.#resolveFinished();
     })();
     return this.#shutdown;
   }

@@ -59,6 +59,17 @@ export interface ServeTimeouts {
   keepAlive?: number;
   /** The longest a client may stop reading a response. Default 30 000. */
   send?: number;
+  /**
+   * A handler that has not started its response by then has its request
+   * group shut down (its `signal` aborts), the client gets a 503 and the
+   * connection closes. Default: no limit.
+   */
+  handler?: number;
+  /**
+   * Bound on a graceful `shutdown()`: after it every connection still open
+   * is closed at once and `shutdown()` resolves. Default 30 000.
+   */
+  shutdown?: number;
 }
 
 /** Options of `serve()`. */
@@ -105,8 +116,23 @@ export interface ServeInit extends ServeOptions {
 
 /** A running server. */
 export interface Server extends AsyncDisposable {
-  /** The bound address, once listening (`onListen` is the portable way to wait). */
+  /** The bound address, once listening (`await server.ready()` waits for it). */
   readonly addr: NetAddr;
+  /**
+   * `"http://host:port/"` (`https://` with TLS) once listening, with the
+   * wildcard addresses shown as `localhost`; `""` before.
+   *
+   * @example
+   * ```ts
+   * import { serve } from "portico";
+   * const server = await serve({ port: 0, fetch: () => new Response("hi") }).ready();
+   * console.log(await (await fetch(server.url)).text()); // "hi"
+   * await server.shutdown();
+   * ```
+   */
+  readonly url: string;
+  /** Resolves with the server once it is listening; rejects with the listen error. */
+  ready(): Promise<Server>;
   /** Settles when the server has stopped; rejects if it could not listen. */
   readonly finished: Promise<void>;
   /** The root resource group: `group.shutdown()` drops everything at once. */

@@ -30,7 +30,8 @@ export interface BodyFeed {
   account(bytes: number): void;
 }
 
-const HIGH_WATER_MARK = 64 * 1024;
+/** Queued bytes beyond which the socket is paused, unless the connection's budget asks for less. */
+export const BODY_HIGH_WATER: number = 64 * 1024;
 
 /** A request body in flight. */
 export class BodyStream {
@@ -43,11 +44,19 @@ export class BodyStream {
   #ending = false; // the body is complete; close once the queue is empty
   #done = false;
   #error: unknown = null;
+  #highWater: number;
   // A whole-body reader: everything is collected, nothing is paused.
   #collect: { resolve(b: Uint8Array<ArrayBuffer>): void; reject(e: unknown): void } | null = null;
 
-  constructor(feed: BodyFeed) {
+  /**
+   * `highWater`: queued (unread) bytes beyond which `push` asks the
+   * connection to pause the socket. The connection sets it below its byte
+   * budget, so that the budget bounds the queue by backpressure and never by
+   * closing the connection.
+   */
+  constructor(feed: BodyFeed, highWater: number = BODY_HIGH_WATER) {
     this.#feed = feed;
+    this.#highWater = highWater;
   }
 
   /** The body as a ReadableStream, built on first use. */
@@ -88,6 +97,12 @@ export class BodyStream {
     }
     return new Promise((resolve, reject) => {
       this.#collect = { resolve, reject };
+      // From here on the bytes belong to the reader, like chunks a stream
+      // reader took: they leave the connection's budget, and the parser's
+      // maxBodyBytes bounds them (413). Charging them would close the
+      // connection of any body larger than the budget (issue 12.1).
+      if (this.#queued > 0) this.#feed.account(-this.#queued);
+      this.#queued = 0;
       if (this.#ending) this.#deliverCollected();
       else this.#feed.onPull(); // 100 Continue, and resume the socket
     });
@@ -107,7 +122,7 @@ export class BodyStream {
     } else {
       this.#waiting = true;
     }
-    if (this.#queued < HIGH_WATER_MARK) this.#feed.onPull();
+    if (this.#queued < this.#highWater) this.#feed.onPull();
   }
 
   /** Queues a copy of `chunk`; returns false when the consumer is behind. */
@@ -123,10 +138,11 @@ export class BodyStream {
       return true;
     }
     this.#queue.push(copy);
+    // A whole-body reader takes everything, uncharged; the parser's body limit bounds it.
+    if (this.#collect !== null) return true;
     this.#queued += copy.byteLength;
     this.#feed.account(copy.byteLength);
-    // A whole-body reader takes everything; the parser's body limit bounds it.
-    return this.#collect !== null || this.#queued < HIGH_WATER_MARK;
+    return this.#queued < this.#highWater;
   }
 
   /** The body is complete: readers get the rest, then the end. */

@@ -37,6 +37,22 @@ const LINGER_MS = 2000;
 // default-port host.
 const NOT_CANONICAL_TARGET = /[^A-Za-z0-9\-._~!$&'()*+,;=:@\/?%|]|\/\.|%2e/i;
 
+// The options form of the DOMException constructor (name and cause), which
+// Node 20, Deno and Bun have and the DOM typings lack.
+const DOMExceptionWithCause = DOMException as unknown as new (
+  message: string,
+  options: { name: string; cause?: unknown },
+) => DOMException;
+
+/**
+ * Why `request.signal` aborts when the client goes away: always an
+ * `AbortError`, whatever the runtime reported (a FIN, `ECONNRESET`, Deno's
+ * `ConnectionReset`), with the socket's error as `cause` (issue 12.4).
+ */
+export function clientGone(cause?: Error): DOMException {
+  return new DOMExceptionWithCause("The client closed the connection", { name: "AbortError", cause });
+}
+
 function normalise(url: string): string {
   try {
     return new URL(url).href;
@@ -45,14 +61,18 @@ function normalise(url: string): string {
   }
 }
 
-// Whether URL would print `host` as it is: lower-case name, no default or
-// zero-padded port, a dotted-quad IPv4 address in canonical form.
+// Whether URL would accept `host` and print it as it is: a lower-case name
+// of characters URL never rewrites or rejects, no punycode label (URL
+// validates those, and rejects `xn--a`), a port in range without a default
+// value or zero padding, a dotted-quad IPv4 address in canonical form.
+// Anything else goes through URL, which rejects what cannot form a URL
+// (a 400, issue 18.3).
 function isCanonicalHost(host: string): boolean {
-  const m = /^([^:[\]]+)(?::(\d+))?$/.exec(host);
-  if (m === null) return false; // IPv6 literal, empty port, …: let URL decide
+  const m = /^([a-z0-9._~!$&'()*+,;=-]+)(?::([1-9]\d{0,4}))?$/.exec(host);
+  if (m === null) return false; // IPv6 literal, empty port, upper case, …: let URL decide
   const [, name, port] = m;
-  if (port !== undefined && (port[0] === "0" || port === "80" || port === "443")) return false;
-  if (/[A-Z%]/.test(name)) return false;
+  if (port !== undefined && (port === "80" || port === "443" || Number(port) > 65535)) return false;
+  if (name.startsWith("xn--") || name.includes(".xn--")) return false;
   const last = name.slice(name.lastIndexOf(".") + 1);
   if (last === "" || /^(?:\d|0x)/i.test(last)) {
     return /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(name);
@@ -80,6 +100,8 @@ export class Exchange implements ServeHandlerInfo {
   #abort: AbortController | null = null;
   #group: ResourceGroup | null = null;
   #aborted = false;
+  /** Why the request was aborted (client gone, handler timeout), or undefined. */
+  abortReason: unknown = undefined;
   #completed: Promise<void> | null = null;
   #resolveCompleted: (() => void) | null = null;
 
@@ -135,10 +157,12 @@ export class Exchange implements ServeHandlerInfo {
 
   /** The client went away before the response was complete. */
   abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.abortReason = reason;
     this.#abort ??= new AbortController();
     this.#abort.abort(reason);
     if (!this.complete) this.body?.error(reason);
-    this.#aborted = true;
     if (this.#group) void this.#group.shutdown(reason);
   }
 
@@ -159,6 +183,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   deadline = 0;
   /** Which timeout `deadline` is. */
   deadlineKind: "headers" | "body" | "keepAlive" | "send" | "linger" = "headers";
+  /** Epoch ms by which the running handler must have started its response, or 0 (`timeouts.handler`). */
+  handlerDeadline = 0;
   #parser: RequestParser;
   #current: Exchange | null = null;
   #dispatch: Exchange | null = null;
@@ -229,9 +255,12 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       // is complete counts as the client going away; the response is still
       // written if the handler produces one (the socket is half-open).
       if (!ex.responded) {
-        ex.abort(new DOMException("The client closed the connection", "AbortError"));
-        // The handler may still answer; it gets the send timeout to do so.
-        this.#setDeadline("send");
+        ex.abort(clientGone());
+        // During a graceful shutdown a client that left holds nothing up
+        // (issue 12.2): close now. Otherwise the handler may still answer;
+        // it gets the send timeout to do so.
+        if (this.core.draining && !ex.started) this.#close();
+        else this.#setDeadline("send");
       }
       return;
     }
@@ -242,10 +271,9 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     if (this.#closed) return;
     this.#closed = true;
     this.deadline = 0;
+    this.handlerDeadline = 0;
     const ex = this.#current;
-    if (ex !== null && !ex.responded) {
-      ex.abort(error ?? new DOMException("The client closed the connection", "AbortError"));
-    }
+    if (ex !== null && !ex.responded) ex.abort(clientGone(error));
     this.onDrain();
     this.core.forget(this);
     void this.group.shutdown();
@@ -339,7 +367,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
           onPull: () => this.#onPull(ex),
           onCancel: () => this.#onCancel(ex),
           account: (n) => (n > 0 ? this.group.charge(n) : this.group.release(-n)),
-        });
+        }, this.core.bodyHighWater);
       }
       this.#setDeadline("body");
     } else this.deadline = 0;
@@ -371,7 +399,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   // request.url must read as a platform Request's would: the WHATWG URL
   // serialisation. Most targets already are; the rest go through URL.
   #url(head: RequestHead): string {
-    if (head.form === "absolute") return new URL(head.target).href;
+    if (head.form === "absolute") return normalise(head.target);
     const host = head.host || this.core.defaultHost;
     const url = this.core.scheme + host + (head.form === "asterisk" ? "/*" : head.target);
     if (host !== this.#canonicalHost) {
@@ -419,6 +447,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
 
   #run(ex: Exchange): void {
     ex.dispatched = true;
+    const limit = this.core.timeouts.handler;
+    if (limit !== Infinity) this.handlerDeadline = Date.now() + limit;
     let result: Response | Promise<Response>;
     try {
       result = runWithGroup(ex, () => this.core.handler(ex.request as unknown as Request, ex));
@@ -436,6 +466,15 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   }
 
   async #failed(ex: Exchange, error: unknown): Promise<void> {
+    if (ex.responded) return;
+    // A handler that fails because its client went away (the body read
+    // rejected with the abort reason) is not a server error: nothing is
+    // logged, nothing can be sent (issue 18.7).
+    if (ex.abortReason !== undefined && isAbortOf(error, ex.abortReason)) {
+      ex.finish();
+      this.#close();
+      return;
+    }
     // Its own status for an HttpError; whether the connection survives is
     // decided as for any response (a framing error already marked it dead).
     if (error instanceof HttpError) return this.#respond(ex, errorResponse(error));
@@ -454,10 +493,16 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   // hand is written and the next pipelined request parsed in the same turn,
   // without a promise.
   #respond(ex: Exchange, response: unknown): void | Promise<void> {
+    if (ex.responded) {
+      // Answered already (503 at the handler deadline): this one is too late.
+      if (response instanceof Response) void response.body?.cancel().catch(() => {});
+      return;
+    }
     if (!(response instanceof Response)) {
       return this.#failed(ex, new TypeError(`handler returned ${describe(response)} instead of a Response`));
     }
-    if (this.#closed || this.group.closed) {
+    this.handlerDeadline = 0;
+    if (this.#closed || this.#ended || this.group.closed) {
       // The client is gone, or the connection's group was shut down (budget,
       // server shutdown) while the handler ran: nothing more goes out.
       void response.body?.cancel().catch(() => {});
@@ -483,8 +528,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   #writeFailed(ex: Exchange, e: unknown): void {
     // A body that failed because its client went away (a FIN aborts the
     // request and shuts its group, closing a file the body reads) is not a
-    // server error.
-    if (!this.#closed && !ex.signal().aborted) console.error("portico: response body failed:", e);
+    // server error (12.8, 18.7).
+    if (!this.#closed && ex.abortReason === undefined) console.error("portico: response body failed:", e);
     ex.finish();
     this.#destroy();
   }
@@ -619,9 +664,36 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     this.#destroy();
   }
 
-  /** Graceful server shutdown: close now if idle; otherwise after the current response. */
+  /**
+   * The running handler has not started its response by `timeouts.handler`:
+   * its request group shuts down (its signal aborts), the client gets a 503
+   * and the connection closes (issue 12.7).
+   */
+  handlerTimeout(): void {
+    this.handlerDeadline = 0;
+    const ex = this.#current;
+    if (ex === null || ex.started || ex.responded || this.#closed) return;
+    ex.abort(new DOMException("The handler did not answer in time", "TimeoutError"));
+    ex.finish();
+    this.#parserDead = true;
+    if (!this.#ended) {
+      const body = "Service Unavailable: the handler did not answer in time\n";
+      this.conn.write(encodeHead(
+        `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+          `connection: close\r\n\r\n${body}`,
+      ));
+    }
+    this.#close();
+  }
+
+  /**
+   * Graceful server shutdown: close now if idle, or if the client already
+   * left before its response started (it can hold nothing up); otherwise
+   * after the current response.
+   */
   drain(): void {
-    if (this.idle) this.#close();
+    const ex = this.#current;
+    if (this.idle || (this.#peerEnded && ex !== null && !ex.started && ex.abortReason !== undefined)) this.#close();
     else this.#closing = true;
   }
 
@@ -636,6 +708,15 @@ function errorResponse(e: HttpError): Response {
     status: e.status,
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
+}
+
+// Whether `error` is `reason`, or was caused by it (a platform reader may wrap it).
+function isAbortOf(error: unknown, reason: unknown): boolean {
+  for (let e = error, depth = 0; e !== null && typeof e === "object" && depth < 4; depth++) {
+    if (e === reason) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function describe(v: unknown): string {

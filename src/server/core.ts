@@ -16,6 +16,7 @@ import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timer
 import { encodeHead } from "../http/response.ts";
 import type { Handler } from "../types.ts";
 import { HttpConnection } from "./connection.ts";
+import { BODY_HIGH_WATER } from "./body.ts";
 
 /** Resolved timeouts in ms (Infinity: none). */
 export interface Timeouts {
@@ -23,10 +24,21 @@ export interface Timeouts {
   body: number;
   keepAlive: number;
   send: number;
+  /** A handler must have started its response within this (Infinity: no limit, the default). */
+  handler: number;
+  /** Bound on a graceful shutdown, after which everything still open is closed. */
+  shutdown: number;
 }
 
 /** The defaults, as the README's table lists them. */
-export const DEFAULT_TIMEOUTS: Timeouts = { headers: 10_000, body: 30_000, keepAlive: 5_000, send: 30_000 };
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  headers: 10_000,
+  body: 30_000,
+  keepAlive: 5_000,
+  send: 30_000,
+  handler: Infinity,
+  shutdown: 30_000,
+};
 
 /** The state one server's connections share. */
 export class ServerCore {
@@ -45,6 +57,11 @@ export class ServerCore {
   #idle: (() => void) | null = null;
   #connectionBytes: number;
   #parked: Parked[] = [];
+  /**
+   * Unread body bytes queued before the socket is paused: below the
+   * connection's budget, so that the budget bounds them by backpressure.
+   */
+  readonly bodyHighWater: number;
   /** Most connections served at once. */
   maxConnections: number = Infinity;
   /** At `maxConnections`: wait (park, stop accepting) or answer 503 at once. */
@@ -67,7 +84,8 @@ export class ServerCore {
     this.timeouts = timeouts;
     this.group = group;
     this.#connectionBytes = limits.connectionBytes;
-    const shortest = Math.min(timeouts.headers, timeouts.body, timeouts.keepAlive, timeouts.send);
+    this.bodyHighWater = Math.max(1, Math.min(BODY_HIGH_WATER, Math.floor(limits.connectionBytes / 2)));
+    const shortest = Math.min(timeouts.headers, timeouts.body, timeouts.keepAlive, timeouts.send, timeouts.handler);
     this.#sweepMs = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
   }
 
@@ -166,6 +184,7 @@ export class ServerCore {
   #sweep(): void {
     const now = Date.now();
     for (const c of this.connections) {
+      if (c.handlerDeadline !== 0 && now >= c.handlerDeadline) c.handlerTimeout();
       if (c.deadline !== 0 && now >= c.deadline) c.timeout();
     }
   }
@@ -178,6 +197,13 @@ export class ServerCore {
     const done = new Promise<void>((r) => (this.#idle = r));
     for (const c of this.connections) c.drain();
     return done;
+  }
+
+  /** Forced shutdown: every connection (parked ones too) is destroyed now. */
+  destroyAll(): void {
+    this.draining = true;
+    for (const p of this.#parked.splice(0)) p.destroy();
+    for (const c of this.connections) c.destroy();
   }
 
   /** Applies ref/unref to every connection, present and future. */
@@ -217,6 +243,10 @@ class Parked implements ConnHandler {
 
   close(): void {
     this.#conn.end();
+  }
+
+  destroy(): void {
+    this.#conn.destroy();
   }
 
   onData(chunk: Uint8Array): void {

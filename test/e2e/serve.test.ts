@@ -1,7 +1,7 @@
 /**
  * serve() itself under node, deno and bun: the three call forms, the default
  * onListen line, graceful shutdown, the signal option, asyncDispose, a port
- * in use, info.completed and unref().
+ * in use, info.completed, server.url and server.ready(), and unref().
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -77,6 +77,12 @@ describe.each(RUNTIMES)("serve() lifecycle on %s", (runtime) => {
 
   it("settles info.completed and closes the request group after the response", () => {
     expect(results.get("completed")).toEqual(["completed", "group closed"]);
+  });
+
+  it("gives server.url and server.ready() once listening; ready() rejects with the listen error", () => {
+    const r = results.get("ready") as { error: string | null };
+    expect(r).toMatchObject({ before: "", same: true, url: true, body: "url /ready", wildcard: true, failedUrl: "" });
+    expect(r.error).toMatch(/EADDRINUSE|AddrInUse/);
   });
 
   it("lets the process exit after unref()", async () => {

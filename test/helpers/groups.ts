@@ -3,7 +3,7 @@
  * test/fixtures/groups.mjs fixture and talk to its control server, look at
  * the server process's descriptors, and watch raw clients for resets.
  */
-import { readdirSync, readlinkSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { RawClient } from "./raw.ts";
 import { startServer, type RunningServer, type Runtime } from "./runtime.ts";
 
@@ -172,4 +172,47 @@ export async function waitForBytes(client: RawClient, needle: string, ms = 5000)
     await new Promise((r) => setTimeout(r, 5));
   }
   return client.buffered.includes(needle);
+}
+
+/** The inodes of the TCP sockets bound locally to `port` (from /proc/<pid>/net/tcp and tcp6). */
+function socketInodesOnPort(pid: number, port: number): Set<string> {
+  const inodes = new Set<string>();
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of ["tcp", "tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 9 && cols[1]!.endsWith(`:${hex}`)) inodes.add(cols[9]!);
+    }
+  }
+  return inodes;
+}
+
+/**
+ * The server process's descriptors, split into those that are sockets of
+ * `port` (its listener and its connections) and all the others that are
+ * not sockets (files, pipes, event fds). Sockets of other ports (the
+ * control server's keep-alive connections) are left out.
+ */
+export function fdsOf(pid: number, port: number): { onPort: number; other: number } {
+  const inodes = socketInodesOnPort(pid, port);
+  let onPort = 0;
+  let other = 0;
+  for (const fd of openFds(pid)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed while we looked
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m === null) other++;
+    else if (inodes.has(m[1]!)) onPort++;
+  }
+  return { onPort, other };
 }
