@@ -42,7 +42,7 @@ export { Fields, form, query } from "./forms/fields.ts";
 export type { FormOptions } from "./forms/fields.ts";
 export { servlet } from "./continuations/servlet.ts";
 export type { EmbeddedHandler, Page, Servlet, ServletOptions, Web } from "./continuations/servlet.ts";
-export { Instance, lruManager, noneManager } from "./continuations/manager.ts";
+export { ContinuationStoreError, Instance, lruManager, noneManager } from "./continuations/manager.ts";
 export type { Continuation, ContinuationManager, LruOptions, Parked, Responder } from "./continuations/manager.ts";
 export { StatelessCodec } from "./continuations/stateless.ts";
 export type { Decoded, StatelessOptions } from "./continuations/stateless.ts";

@@ -73,22 +73,57 @@ export interface Continuation {
   park: Parked | null;
 }
 
-/** Decides which continuations are kept. */
+/**
+ * Decides which continuations are kept.
+ *
+ * A manager in memory answers synchronously. One backed by a store shared
+ * by processes (`redisManager`) returns promises; the servlet awaits them
+ * before it answers, and a promise that rejects with a
+ * {@link ContinuationStoreError} answers the request with 503.
+ */
 export interface ContinuationManager {
-  /** Continuations held. */
+  /** Continuations held (in this process). */
   readonly size: number;
-  /** Bytes of the logs held. */
+  /** Bytes of the logs held (in this process). */
   readonly bytes: number;
   /** The time-to-live given to new continuations, in ms. */
   readonly ttl: number;
-  /** Stores `k`; may drop others to stay within budget. */
-  add(k: Continuation): void;
-  /** The live continuation with this id, or undefined (unknown, evicted or expired). */
-  get(id: string): Continuation | undefined;
+  /** Stores `k`; may drop others to stay within budget. The page linking to `k` is sent once this settles. */
+  add(k: Continuation): void | Promise<void>;
+  /**
+   * The live continuation with this id, or undefined (unknown, evicted or
+   * expired). A shared store that finds one this process does not hold
+   * makes it under `instanceOf(itsInstanceId)`, with no parked run.
+   */
+  get(
+    id: string,
+    instanceOf?: (instanceId: string) => Instance,
+  ): Continuation | undefined | Promise<Continuation | undefined>;
   /** Drops every continuation of `instance` (`sendForward`, `sendFinish`). */
-  dropInstance(instance: Instance): void;
-  /** Drops everything and stops the manager's timer. */
-  close(): void;
+  dropInstance(instance: Instance): void | Promise<void>;
+  /** Drops everything and stops the manager's timer (and closes its store connection). */
+  close(): void | Promise<void>;
+}
+
+/**
+ * A continuation store could not be reached in time: the request gets 503
+ * with this message, and nothing is lost but that request.
+ *
+ * @example
+ * ```ts
+ * import { ContinuationStoreError } from "portico";
+ * const e = new ContinuationStoreError("redis at 127.0.0.1:6379 did not answer within 1000 ms");
+ * e.status; // 503
+ * ```
+ */
+export class ContinuationStoreError extends Error {
+  /** The status the request gets: 503. */
+  readonly status: number = 503;
+  /** Describes what failed; `cause` is the store client's error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ContinuationStoreError";
+  }
 }
 
 /** Budgets of {@link lruManager}. */

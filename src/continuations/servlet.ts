@@ -27,6 +27,7 @@ import { type Entry, entryOf, entrySize, type HeaderPolicy, type RequestEntry, r
 import {
   type Continuation,
   type ContinuationManager,
+  ContinuationStoreError,
   Instance,
   lruManager,
   type Parked,
@@ -117,6 +118,14 @@ const S_SPACE = /^\/s(?:\/|$)/;
 
 function randomId(): string {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/** The answer when the continuation store cannot be reached: 503, saying so, and try again soon. */
+function unavailable(e: ContinuationStoreError): Response {
+  return new Response(`Service Unavailable: the session store cannot be reached (${e.message}); try again shortly\n`, {
+    status: 503,
+    headers: { "content-type": "text/plain; charset=utf-8", "retry-after": "1" },
+  });
 }
 
 function toResponse(page: unknown): Response {
@@ -293,7 +302,20 @@ class Run implements Web {
         k.park = park;
       },
     );
-    manager.add(k);
+    // A rejection before anyone awaits it (the store failed) is not an
+    // unhandled one: the awaiting below is skipped then.
+    resumed.catch(() => {});
+    const added = manager.add(k);
+    if (added) {
+      try {
+        await added;
+      } catch (e) {
+        // The page's link would lead nowhere: answer 503 instead of it.
+        if (!(e instanceof ContinuationStoreError)) throw e;
+        this.#respond(unavailable(e));
+        throw ABANDON;
+      }
+    }
     this.#respond(page);
     const r = await resumed;
     this.#responder = r.respond;
@@ -327,11 +349,20 @@ class Run implements Web {
     return await handler(this.request);
   }
 
-  sendForward(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
+  async sendForward(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
     if (this.#cursor >= this.#replay.length && this.#pending === null) {
-      this.#state.manager.dropInstance(this.#instance);
+      const dropped = this.#state.manager.dropInstance(this.#instance);
+      if (dropped) {
+        try {
+          await dropped;
+        } catch (e) {
+          if (!(e instanceof ContinuationStoreError)) throw e;
+          this.#respond(unavailable(e));
+          throw ABANDON;
+        }
+      }
     }
-    return this.sendSuspend(makePage);
+    return await this.sendSuspend(makePage);
   }
 
   // Throws synchronously rather than returning a rejected promise: a
@@ -343,8 +374,18 @@ class Run implements Web {
   }
 
   sendFinish(page: Page): never {
-    this.#state.manager.dropInstance(this.#instance);
-    return this.sendBack(page);
+    const response = toResponse(page);
+    const dropped = this.#state.manager.dropInstance(this.#instance);
+    if (!dropped) return this.sendBack(response);
+    // A shared store: answer once the drop is done (or 503 if it failed),
+    // so that no other process resumes this session after the answer.
+    const r = this.#responder;
+    this.#responder = null;
+    dropped.then(
+      () => r?.resolve(response),
+      (e) => e instanceof ContinuationStoreError ? r?.resolve(unavailable(e)) : r?.reject(e),
+    );
+    throw ABANDON;
   }
 
   redirectGet(): Promise<Request> {
@@ -414,6 +455,7 @@ export function servlet(fn: (web: Web) => Page | Promise<Page>, options: Servlet
   // The servers (root groups) whose shutdown ends this servlet's sessions.
   const servers = options.group ? null : new WeakSet<ResourceGroup>();
 
+  const instanceOf = (id: string) => new Instance(id, group);
   const expired = (request: Request, base: string) =>
     options.onExpired ? options.onExpired(request) : expiredPage(base);
 
@@ -434,7 +476,16 @@ export function servlet(fn: (web: Web) => Page | Promise<Page>, options: Servlet
 
     if (K_SPACE.test(path)) {
       const k = K_PATH.exec(path);
-      const cont = k ? manager.get(k[1]) : undefined;
+      let cont: Continuation | undefined;
+      if (k) {
+        const found = manager.get(k[1], instanceOf);
+        try {
+          cont = found instanceof Promise ? await found : found;
+        } catch (e) {
+          if (!(e instanceof ContinuationStoreError)) throw e;
+          return unavailable(e);
+        }
+      }
       const n = k?.[2] === undefined ? undefined : Number(k[2]);
       if (!cont || (n !== undefined) !== cont.dispatch || (n !== undefined && n >= cont.embeds)) {
         return expired(request, base);
