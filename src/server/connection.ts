@@ -21,6 +21,7 @@ import { BodyStream } from "./body.ts";
 import { IncomingRequest } from "./request.ts";
 import { writeResponse } from "./respond.ts";
 import type { ServerCore } from "./core.ts";
+import { type UpgradedConnection, upgradeOf, type UpgradeRequest } from "./upgrade.ts";
 
 // Unread request bodies up to this size are read and discarded so the
 // connection can be reused; larger ones close the connection instead.
@@ -166,6 +167,16 @@ export class Exchange implements ServeHandlerInfo {
     if (this.#group) void this.#group.shutdown(reason);
   }
 
+  /**
+   * The 101 head went out: the response is complete (`completed` settles,
+   * the signal no longer aborts), but the request group lives on with the
+   * upgraded connection, which shuts it down when it closes.
+   */
+  upgraded(): void {
+    this.responded = true;
+    this.#resolveCompleted?.();
+  }
+
   /** The response is done: settle `completed`, close the request group. */
   finish(): void {
     this.responded = true;
@@ -197,6 +208,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   #parserDead = false;
   #drainWaiter: (() => void) | null = null;
   #discardLeft = 0; // bytes of an unread body we still accept to discard
+  #upgraded: UpgradedConnection | null = null; // after a 101: who has the socket
+  #unparsed: Uint8Array | null = null; // while a handler runs inside #feed: the bytes after its request
   #canonicalHost = ""; // the last Host seen that needs no normalising
 
   constructor(conn: Conn, core: ServerCore, group: ResourceGroup) {
@@ -226,6 +239,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   // ---------------------------------------------------------------- socket events
 
   onData(chunk: Uint8Array): void {
+    if (this.#upgraded !== null) return this.#upgraded.onData(chunk);
     if (this.#ended || this.#closed) return; // lingering: discard
     if (this.#stash !== null || (this.#current !== null && this.#current.complete)) {
       this.#hold(chunk);
@@ -235,12 +249,14 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   }
 
   onDrain(): void {
+    if (this.#upgraded !== null) return this.#upgraded.onDrain();
     const w = this.#drainWaiter;
     this.#drainWaiter = null;
     w?.();
   }
 
   onEnd(): void {
+    if (this.#upgraded !== null) return this.#upgraded.onEnd();
     this.#peerEnded = true;
     const ex = this.#current;
     if (ex !== null) {
@@ -274,8 +290,16 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     this.handlerDeadline = 0;
     const ex = this.#current;
     if (ex !== null && !ex.responded) ex.abort(clientGone(error));
-    this.onDrain();
+    const upgraded = this.#upgraded;
+    if (upgraded !== null) {
+      try {
+        upgraded.onClose(error);
+      } catch (e) {
+        console.error("portico: upgraded connection's onClose failed:", e);
+      }
+    } else this.onDrain();
     this.core.forget(this);
+    // The connection's group holds the request group, which an upgrade kept open.
     void this.group.shutdown();
   }
 
@@ -327,7 +351,12 @@ export class HttpConnection implements ConnHandler, ParserHandler {
             this.conn.cork();
             corked = true;
           }
+          // A handler that answers at once with a 101 takes the bytes after
+          // this request's head as its `rest`.
+          this.#unparsed = n < data.length ? data.subarray(n) : null;
           this.#run(ex);
+          this.#unparsed = null;
+          if (this.#upgraded !== null) return;
         }
         if (n >= data.length) break;
         data = data.subarray(n);
@@ -510,6 +539,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       this.#destroy();
       return;
     }
+    const upgrade = upgradeOf(response);
+    if (upgrade !== undefined) return this.#upgrade(ex, upgrade);
     let keepAlive = ex.head.keepAlive && !this.#closing && !this.#peerEnded && !this.core.draining && !this.#parserDead;
     if (keepAlive && !ex.complete) keepAlive = this.#canDrain(ex);
     ex.started = true;
@@ -521,6 +552,37 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     }
     if (typeof written === "boolean") return this.#responded(ex, written);
     return written.then((k) => this.#responded(ex, k), (e) => this.#writeFailed(ex, e));
+  }
+
+  // A 101: write its head, stop parsing HTTP, hand the socket and the bytes
+  // that came after the request head to the upgrade handler.
+  #upgrade(ex: Exchange, upgrade: UpgradeRequest): void | Promise<void> {
+    if (!ex.complete || this.#parserDead || this.#closing || this.core.draining) {
+      // The socket is not clean (an unread body, a broken or closing
+      // connection, a server shutting down): no upgrade.
+      const why = this.core.draining ? "the server is shutting down" : "the request's body was not read";
+      const status = this.core.draining ? 503 : 500;
+      return this.#respond(ex, new Response(`Upgrade refused: ${why}\n`, { status }));
+    }
+    ex.started = true;
+    let head = "HTTP/1.1 101 Switching Protocols\r\n";
+    for (const [name, value] of upgrade.headers) head += `${name}: ${value}\r\n`;
+    this.conn.write(encodeHead(head + "\r\n"));
+    this.deadline = 0;
+    let rest = this.#unparsed ?? new Uint8Array(0);
+    this.#unparsed = null;
+    if (this.#stash !== null) rest = this.#take();
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      this.conn.resume();
+    }
+    ex.upgraded();
+    try {
+      this.#upgraded = upgrade.onUpgrade(this.conn, rest, ex.group);
+    } catch (e) {
+      console.error("portico: upgrade handler failed:", e);
+      this.#destroy();
+    }
   }
 
   // The head went out but the body failed: the framing is broken, so the
@@ -692,6 +754,15 @@ export class HttpConnection implements ConnHandler, ParserHandler {
    * after the current response.
    */
   drain(): void {
+    if (this.#upgraded !== null) {
+      try {
+        this.#upgraded.closeGracefully();
+      } catch (e) {
+        console.error("portico: upgraded connection's closeGracefully failed:", e);
+        this.#destroy();
+      }
+      return;
+    }
     const ex = this.#current;
     if (this.idle || (this.#peerEnded && ex !== null && !ex.started && ex.abortReason !== undefined)) this.#close();
     else this.#closing = true;
