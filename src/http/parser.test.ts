@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { HttpError } from "./errors.ts";
 import { type ParserLimits, type RequestHead, RequestParser } from "./parser.ts";
-import { BIG, SMALL_LIMITS, TRICKY } from "../../test/fuzz/corpus.ts";
+import { BIG, SMALL_LIMITS, TRICKY } from "../../test/fuzz/corpus.mjs";
 import { fill } from "../../test/fixtures/prng.mjs";
 
 interface Message {
@@ -130,6 +130,11 @@ describe("RequestParser", () => {
     expect(two.head.framing).toBe("chunked");
   });
 
+  it("reports the framing fault first when a head has several", () => {
+    const e = errorOf("POST * HTTP/1.1\r\nHost: a\r\nHost: b\r\nTransfer-Encoding: gzip\r\n\r\n");
+    expect(e.code).toBe("INVALID_TRANSFER_ENCODING");
+  });
+
   it("flags Expect: 100-continue", () => {
     const [m] = parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
     expect(m.head.expectContinue).toBe(true);
@@ -149,6 +154,7 @@ describe("RequestParser", () => {
     ["missing Host in 1.1", "GET / HTTP/1.1\r\n\r\n", 400],
     ["two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
     ["Host with a slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400],
+    ["absolute-form with a quote in its authority", 'GET http://"/ HTTP/1.1\r\nHost: a\r\n\r\n', 400],
     [
       "Content-Length and Transfer-Encoding",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",

@@ -117,7 +117,9 @@ const MAX_CHUNK_EXT_BYTES = 4096;
 const MAX_CHUNK_SIZE = Number.MAX_SAFE_INTEGER / 16;
 // Host: reg-name, IPv4, IP-literal and port characters (RFC 3986 3.2.2).
 const HOST_RE = /^[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]*$/;
-const ABSOLUTE_RE = /^https?:\/\/[^/?#@]+/i;
+// An http(s) absolute-form target; its authority must pass HOST_RE like a
+// Host field (the URL parser alone takes characters such as '"' there).
+const ABSOLUTE_RE = /^https?:\/\/([^/?#@]+)/i;
 
 // Whether the token `name` equals `lower` (same length, lower case) but for
 // case. For token characters, OR-ing 0x20 lower-cases letters and changes
@@ -526,33 +528,8 @@ export class RequestParser {
     if (this.#method === "PRI") throw new HttpError("HTTP2_PREFACE", "HTTP/2 connection preface on an HTTP/1.1 port");
     const minor = this.#minor === 0 ? 0 : 1; // HTTP/1.x above 1.1 is answered as 1.1
     const method = this.#method;
-    if (minor === 1 && this.#hostCount !== 1) {
-      throw new HttpError(
-        this.#hostCount === 0 ? "MISSING_HOST" : "INVALID_HOST",
-        this.#hostCount === 0 ? "missing Host header" : "more than one Host header",
-      );
-    }
-    const host = this.#host ?? "";
-    if (this.#hostCount > 1 || !HOST_RE.test(host)) throw new HttpError("INVALID_HOST", "invalid Host header");
-    const target = this.#target;
-    let form: RequestHead["form"] = "origin";
-    if (target.charCodeAt(0) !== 0x2f) {
-      if (target === "*") {
-        if (method !== "OPTIONS") throw new HttpError("INVALID_TARGET", "asterisk-form is only for OPTIONS");
-        form = "asterisk";
-      } else if (method === "CONNECT") {
-        form = "authority";
-      } else {
-        if (!ABSOLUTE_RE.test(target) || !URL.canParse(target)) {
-          throw new HttpError("INVALID_TARGET", "request-target is neither origin-form nor an http(s) absolute-form");
-        }
-        form = "absolute";
-      }
-    }
-    if (method === "CONNECT" || method === "TRACE" || method === "TRACK") {
-      throw new HttpError("METHOD_NOT_SUPPORTED", `${method} is not supported`);
-    }
-
+    // Framing first: when it is broken, nothing else about the message can
+    // be trusted, and the verdict names the fault a proxy would see too.
     let framing: BodyFraming = "none";
     let contentLength = 0;
     if (this.#transferEncoding !== null) {
@@ -570,6 +547,34 @@ export class RequestParser {
       }
       framing = "length";
       contentLength = this.#contentLength;
+    }
+
+    const target = this.#target;
+    let form: RequestHead["form"] = "origin";
+    if (target.charCodeAt(0) !== 0x2f) {
+      if (target === "*") {
+        if (method !== "OPTIONS") throw new HttpError("INVALID_TARGET", "asterisk-form is only for OPTIONS");
+        form = "asterisk";
+      } else if (method === "CONNECT") {
+        form = "authority";
+      } else {
+        const m = ABSOLUTE_RE.exec(target);
+        if (m === null || !HOST_RE.test(m[1]) || !URL.canParse(target)) {
+          throw new HttpError("INVALID_TARGET", "request-target is neither origin-form nor an http(s) absolute-form");
+        }
+        form = "absolute";
+      }
+    }
+    if (minor === 1 && this.#hostCount !== 1) {
+      throw new HttpError(
+        this.#hostCount === 0 ? "MISSING_HOST" : "INVALID_HOST",
+        this.#hostCount === 0 ? "missing Host header" : "more than one Host header",
+      );
+    }
+    const host = this.#host ?? "";
+    if (this.#hostCount > 1 || !HOST_RE.test(host)) throw new HttpError("INVALID_HOST", "invalid Host header");
+    if (method === "CONNECT" || method === "TRACE" || method === "TRACK") {
+      throw new HttpError("METHOD_NOT_SUPPORTED", `${method} is not supported`);
     }
 
     let expectContinue = false;

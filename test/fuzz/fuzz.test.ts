@@ -1,0 +1,69 @@
+/**
+ * The differential fuzzer in `npm test`: a fixed seed and a small budget,
+ * portico's RequestParser (whole and split) against Node's bundled llhttp.
+ * `npm run fuzz` runs it with any seed and budget. Every accepted difference
+ * is a class in DIVERGENCES.md, which this test reads as its allow-list.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { RequestParser } from "../../src/http/parser.ts";
+import { BIG, TRICKY } from "./corpus.mjs";
+import { describeFinding, fuzz, judge } from "./fuzz.mjs";
+import { allowList, CLASSES, compare } from "./judge.mjs";
+import { llhttpOutcome } from "./llhttp.mjs";
+import { porticoOutcome } from "./outcome.mjs";
+import { SEEDS } from "./seeds.mjs";
+
+const allowed = allowList(readFileSync(new URL("./DIVERGENCES.md", import.meta.url), "utf8"));
+const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+describe("differential fuzzer (portico RequestParser vs llhttp strict)", () => {
+  it("has one documented row per class and one class per documented row", () => {
+    expect([...allowed].sort()).toEqual(Object.keys(CLASSES).sort());
+  });
+
+  it("frames the well-formed seeds exactly as llhttp does", () => {
+    for (const s of SEEDS) {
+      const p = porticoOutcome(RequestParser, bytes(s));
+      const l = llhttpOutcome(bytes(s));
+      expect(compare(p, l), s).toBeNull();
+      expect(p.end, s).not.toBe("error");
+    }
+  });
+
+  it("reports a framing difference and a split-dependent verdict, which no class accepts", () => {
+    // A parser that drops the last body byte: both accept, framing differs.
+    class ShortBody extends RequestParser {
+      constructor(h: ConstructorParameters<typeof RequestParser>[0]) {
+        super({ ...h, onBody: (c) => h.onBody(c.subarray(0, Math.max(0, c.length - 1))) });
+      }
+    }
+    const post = bytes("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
+    expect(judge(ShortBody, post, [], allowed)).toMatchObject({ kind: "framing", id: null });
+    // A parser that fails whenever a chunk ends inside a head.
+    class SplitSensitive extends RequestParser {
+      override execute(data: Uint8Array): number {
+        const n = super.execute(data);
+        if (!this.idle && data.length < 20) throw Object.assign(new Error("split"), { code: "INVALID_METHOD" });
+        return n;
+      }
+    }
+    expect(judge(SplitSensitive, post, [10], allowed)).toMatchObject({ kind: "split" });
+  });
+
+  it("finds no unexplained difference in 10,000 mutated requests (seed 1)", () => {
+    const report = fuzz({
+      RequestParser,
+      seed: 1,
+      seeds: [...SEEDS, ...TRICKY.map((c) => c.input), ...BIG.map((c) => c.input.slice(0, 4096))],
+      allowed,
+      iterations: 10_000,
+    });
+    expect(report.runs).toBe(10_000);
+    expect(report.findings.map(describeFinding)).toEqual([]);
+    // The run reaches the interesting cases, not only garbage.
+    for (const id of ["host", "method-tokens", "ows-htab", "te-empty-elements", "same-fault-other-byte"]) {
+      expect(report.counts[id], id).toBeGreaterThan(0);
+    }
+  });
+});
