@@ -11,6 +11,8 @@ import { DEFAULT_LIMITS } from "./http/parser.ts";
 import { DEFAULT_TIMEOUTS, ServerCore } from "./server/core.ts";
 import { stopOnSignal, workerId } from "./workers/worker.ts";
 import { installLightResponse } from "./server/light_response.ts";
+import { proxyProtocol } from "./proxy/protocol.ts";
+import { trustForwarded } from "./proxy/trust.ts";
 import { platform } from "./platform.ts";
 import { installRequestBridge } from "./server/request.ts";
 import type { Handler, ServeInit, ServeOptions, Server } from "./types.ts";
@@ -80,7 +82,8 @@ class PorticoServer implements Server {
       if (v !== undefined) (timeouts as Record<string, number>)[k] = v;
     }
     this.#shutdownMs = timeouts.shutdown;
-    this.#core = new ServerCore(init.fetch, init.onError ?? defaultOnError, limits, timeouts, this.group);
+    const fetch = init.trustProxy ? trustForwarded(init.fetch, init.trustProxy) : init.fetch; // src/proxy (helper cont)
+    this.#core = new ServerCore(fetch, init.onError ?? defaultOnError, limits, timeouts, this.group);
     this.#core.maxConnections = init.limits?.maxConnections ?? Infinity;
     this.#core.overflow = init.limits?.atMaxConnections ?? "wait";
     if (init.tls) this.#core.scheme = "https://";
@@ -116,7 +119,7 @@ class PorticoServer implements Server {
     const adapter = init.adapter ?? await defaultAdapter();
     const listener = await adapter.listen(
       { port, hostname, reusePort: init.reusePort, backlog: init.backlog, tls: init.tls },
-      (conn) => this.#core.accept(conn),
+      init.proxyProtocol ? proxyProtocol((c) => this.#core.accept(c), this.group) : (conn) => this.#core.accept(conn),
     );
     this.#listener = listener;
     this.group.adopt(listener);

@@ -92,6 +92,21 @@ export interface ServeOptions {
   backlog?: number;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string; key: string };
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2, TCP4 or
+   * TCP6), as a load balancer sends it; `info.remoteAddr` is then the
+   * client's address and port from it. A connection without a valid header
+   * gets 400 and is closed; one that sends none within 3 s is closed.
+   */
+  proxyProtocol?: boolean;
+  /**
+   * Believe `X-Forwarded-For`, `-Proto` and `-Host` from peers at these
+   * addresses or CIDR ranges (`true`: any peer): `info.remoteAddr.hostname`
+   * becomes the nearest untrusted address in `X-Forwarded-For`, and
+   * `request.url` takes its scheme and host from `-Proto` and `-Host`.
+   * Without it, those are plain headers.
+   */
+  trustProxy?: boolean | string[];
   /** Size limits. */
   limits?: ServeLimits;
   /** Timeouts. */
