@@ -15,7 +15,7 @@ import { type ResourceGroup, runWithGroup } from "../groups/group.ts";
 import { concatBytes } from "../http/bytes.ts";
 import { HttpError } from "../http/errors.ts";
 import { type ParserHandler, type RequestHead, RequestParser } from "../http/parser.ts";
-import { encodeHead, reasonPhrase } from "../http/response.ts";
+import { encodeHead, httpDate, reasonPhrase } from "../http/response.ts";
 import type { ServeHandlerInfo } from "../types.ts";
 import { BodyStream } from "./body.ts";
 import { IncomingRequest } from "./request.ts";
@@ -510,7 +510,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     let response: Response;
     try {
       response = await this.core.onError(error);
-      if (!(response instanceof Response)) throw new TypeError("onError did not return a Response");
+      if (!isResponse(response)) throw new TypeError("onError did not return a Response");
     } catch (e) {
       console.error("portico: onError failed:", e);
       response = new Response("Internal Server Error", { status: 500 });
@@ -527,7 +527,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       if (response instanceof Response) void response.body?.cancel().catch(() => {});
       return;
     }
-    if (!(response instanceof Response)) {
+    if (!isResponse(response)) {
       return this.#failed(ex, new TypeError(`handler returned ${describe(response)} instead of a Response`));
     }
     this.handlerDeadline = 0;
@@ -679,7 +679,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     if (this.#stash !== null) this.#take();
     const body = e.message + "\n";
     const head = `HTTP/1.1 ${e.status} ${reasonPhrase(e.status)}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-      `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+      `date: ${httpDate()}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
     this.conn.write(encodeHead(head + body));
     this.#close();
   }
@@ -712,7 +712,8 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     if (kind === "headers" && this.#current === null) {
       if (this.#parser.idle && this.#stash === null) return this.#close();
       this.#parserDead = true;
-      const head = "HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+      const head =
+        `HTTP/1.1 408 Request Timeout\r\ndate: ${httpDate()}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`;
       this.conn.write(encodeHead(head));
       return this.#close();
     }
@@ -790,8 +791,15 @@ function isAbortOf(error: unknown, reason: unknown): boolean {
   return false;
 }
 
+// A Response that can be sent: Response.error() (status 0, a network error)
+// cannot, and answers 500 like a handler that failed.
+function isResponse(v: unknown): v is Response {
+  return v instanceof Response && v.status !== 0;
+}
+
 function describe(v: unknown): string {
   if (v === null) return "null";
+  if (v instanceof Response) return "Response.error()";
   if (typeof v === "object") return `an object (${Object.prototype.toString.call(v)})`;
   return typeof v;
 }

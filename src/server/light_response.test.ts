@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeLightResponse, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
+import { headerFields, makeLightResponse, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
 
 const Light = makeLightResponse(Response);
 const parts = (r: Response) => (r as unknown as { [RESPONSE_PARTS](): ResponseParts | null })[RESPONSE_PARTS]();
@@ -68,10 +68,54 @@ describe("LightResponse", () => {
     expect(() => new Light("x", { headers: { a: Symbol("x") as unknown as string } })).toThrow(TypeError);
   });
 
-  it("leaves a body with a null-body status to the platform, which rejects it", () => {
+  it("refuses a body with a null-body status, whatever the platform does", () => {
     for (const status of [204, 205, 304]) {
       expect(() => new Light("x", { status })).toThrow(TypeError);
+      expect(() => new Light(new ReadableStream(), { status })).toThrow(TypeError);
       expect(parts(new Light(null, { status }))!.status).toBe(status);
     }
+  });
+
+  it("Response.json says application/json, after the init's fields, and keeps a given type", async () => {
+    const r = Light.json({ a: "ü" }, { status: 201, headers: { "x-a": "1" } });
+    expect(parts(r)).toEqual({
+      status: 201,
+      statusText: "",
+      headers: [["x-a", "1"], ["content-type", "application/json"]],
+      body: '{"a":"ü"}',
+    });
+    expect(parts(Light.json(1, { headers: { "Content-Type": "application/x+json" } }))!.headers)
+      .toEqual([["content-type", "application/x+json"]]);
+    const viaHeaders = Light.json(null, { headers: new Headers({ "x-h": "h" }) });
+    expect(viaHeaders.headers.get("content-type")).toBe("application/json");
+    expect(await viaHeaders.json()).toBeNull();
+    expect(() => Light.json(undefined)).toThrow(TypeError);
+    expect(() => Light.json(1, { status: 204 })).toThrow(TypeError);
+  });
+
+  it("Response.redirect refuses a relative URL and keeps the platform's checks", () => {
+    const r = Light.redirect("http://example.com/a b", 301);
+    expect([r.status, r.headers.get("location")]).toEqual([301, "http://example.com/a%20b"]);
+    expect(Light.redirect(new URL("http://x.test/")).status).toBe(302);
+    expect(() => Light.redirect("/relative")).toThrow(TypeError);
+    expect(() => Light.redirect("http://x.test/", 200)).toThrow(RangeError);
+  });
+
+  it("puts a string body's content-type in the platform Response it builds", () => {
+    const r = new Light("s", { headers: [["x-a", "1"]] });
+    r.headers.set("x-b", "2");
+    expect([...r.headers]).toEqual([["content-type", "text/plain;charset=UTF-8"], ["x-a", "1"], ["x-b", "2"]]);
+  });
+});
+
+describe("headerFields", () => {
+  it("gives the Fetch standard's order: sorted, each set-cookie in its place", () => {
+    const h = new Headers([["x-z", "1"], ["set-cookie", "a=1"], ["content-type", "t"], ["set-cookie", "b=2"]]);
+    expect([...headerFields(h)]).toEqual([
+      ["content-type", "t"],
+      ["set-cookie", "a=1"],
+      ["set-cookie", "b=2"],
+      ["x-z", "1"],
+    ]);
   });
 });

@@ -17,6 +17,13 @@
  * It pays on every runtime: the server then skips the Response's header
  * object and body stream entirely.
  *
+ * It also gives the same answer on every runtime where the platforms
+ * differ: `Response.json()` says `application/json` (Bun's adds
+ * `;charset=utf-8`), `Response.redirect()` refuses a relative URL (Bun's
+ * takes it), a 204, 205 or 304 with a body is refused (Bun's takes it), and
+ * a string body's `content-type` is in the headers object (Bun's adds it
+ * only when sending).
+ *
  * @module
  */
 
@@ -84,17 +91,50 @@ function pairsOf(init: HeadersInit | undefined): [string, string][] | null {
 
 const PLATFORM = Symbol("platform Response");
 
+const TEXT_TYPE = "text/plain;charset=UTF-8";
+const JSON_TYPE = "application/json";
 // The fields of `new Response(string)` without headers, as the platform sets them.
 // Not frozen: frozen arrays take slower paths when iterated.
-const TEXT_PLAIN: readonly (readonly [string, string])[] = [["content-type", "text/plain;charset=UTF-8"]];
+const TEXT_PLAIN: readonly (readonly [string, string])[] = [["content-type", TEXT_TYPE]];
 
-function hasContentType(pairs: [string, string][]): boolean {
+function hasContentType(pairs: readonly (readonly [string, string])[]): boolean {
   for (let i = 0; i < pairs.length; i++) if (pairs[i][0] === "content-type") return true;
   return false;
 }
 
+function isNullBodyStatus(status: number | undefined): boolean {
+  return status === 204 || status === 205 || status === 304;
+}
+
+// The Fetch standard's header order: sorted by name, each `set-cookie` field
+// in its place. Bun's Headers iterate `set-cookie` last.
+const SPEC_ORDER = [...new Headers([["x", "1"], ["set-cookie", "a=1"]])][0][0] === "set-cookie";
+
+function byName(a: readonly [string, string], b: readonly [string, string]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/**
+ * The fields of a platform `Headers` in the Fetch standard's order, which
+ * is the order the response writer sends them in on every runtime.
+ *
+ * @example
+ * ```ts
+ * import { headerFields } from "./light_response.ts";
+ * const fields = [...headerFields(new Headers([["x", "1"], ["set-cookie", "a=1"]]))];
+ * // [["set-cookie", "a=1"], ["x", "1"]]
+ * ```
+ */
+export function headerFields(headers: Headers): Iterable<readonly [string, string]> {
+  // sort() is stable: several set-cookie fields keep their order.
+  return SPEC_ORDER ? headers : [...headers].sort(byName);
+}
+
 /** Creates the class for a given platform Response (so tests can make one without installing it). */
 export function makeLightResponse(Native: typeof Response): typeof Response {
+  // Bun's Response leaves a string body's content-type out of its headers.
+  const typeHidden = !new Native("x").headers.has("content-type");
+
   class LightResponse {
     #body: string | Uint8Array | null = null;
     #init: ResponseInit | undefined;
@@ -115,6 +155,15 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
           (body === undefined || body === null || (status !== 204 && status !== 205 && status !== 304)));
       const pairs = simple && plainInit ? pairsOf(init?.headers) : null;
       if (pairs === null) {
+        if (body !== undefined && body !== null && isNullBodyStatus(init?.status)) {
+          // Node's and Deno's Response throw here; Bun's would send a 204 and drop the body.
+          throw new TypeError(`Response with null body status ${init!.status} cannot have a body`);
+        }
+        if (typeof body === "string" && typeHidden) {
+          const headers = new Headers(init?.headers); // throws as the platform would
+          if (!headers.has("content-type")) headers.set("content-type", TEXT_TYPE);
+          init = { status: init?.status, statusText: init?.statusText, headers };
+        }
         this.#real = new Native(body, init); // the platform validates (and throws) as usual
         return;
       }
@@ -125,14 +174,43 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
           this.#pairs = TEXT_PLAIN; // shared: the server only reads it
           return;
         }
-        pairs.push(["content-type", "text/plain;charset=UTF-8"]);
+        pairs.push(["content-type", TEXT_TYPE]);
       }
       this.#pairs = pairs;
     }
 
     /** The platform Response, built on first use. */
     [PLATFORM](): Response {
-      return this.#real ??= new Native(this.#body as BodyInit | null, this.#init);
+      // With the validated fields, content-type included: the same headers
+      // object on every runtime.
+      return this.#real ??= new Native(this.#body as BodyInit | null, {
+        status: this.#init?.status,
+        statusText: this.#init?.statusText,
+        headers: this.#pairs as [string, string][],
+      });
+    }
+
+    /** `Response.json()` with `application/json` on every runtime (Bun's adds a charset). */
+    static json(data: unknown, init?: ResponseInit): Response {
+      const text = JSON.stringify(data);
+      if (text === undefined) throw new TypeError("Value is not JSON serializable");
+      let headers: HeadersInit | null = pairsOf(init?.headers);
+      if (headers === null) {
+        const h = new Headers(init!.headers); // throws as the platform would
+        if (!h.has("content-type")) h.set("content-type", JSON_TYPE);
+        headers = h;
+      } else if (!hasContentType(headers)) headers.push(["content-type", JSON_TYPE]);
+      return new LightResponse(text, { status: init?.status, statusText: init?.statusText, headers }) as never;
+    }
+
+    /** `Response.redirect()`, refusing a relative URL on every runtime (Bun's takes it). */
+    static redirect(url: string | URL, status?: number): Response {
+      try {
+        new URL(String(url));
+      } catch {
+        throw new TypeError(`Invalid URL: ${String(url)}`);
+      }
+      return status === undefined ? Native.redirect(url) : Native.redirect(url, status);
     }
 
     [RESPONSE_PARTS](): ResponseParts | null {

@@ -22,7 +22,7 @@ import {
 } from "../http/response.ts";
 import { joinShared } from "../http/bytes.ts";
 import type { Exchange, HttpConnection } from "./connection.ts";
-import { RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
+import { headerFields, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
 import { staticBody } from "./static_body.ts";
 
 const encoder = new TextEncoder();
@@ -119,7 +119,7 @@ export function writeResponse(
   const head = serializeHead(
     response.status,
     response.statusText,
-    headers,
+    headerFields(headers),
     bodiless ? { kind: "none" } : { kind: "length", length: whole.byteLength },
     keepAlive,
     ex.head.versionMinor,
@@ -140,6 +140,7 @@ async function writeStreamed(
   const conn = c.conn;
   const status = response.status;
   const headers = response.headers;
+  const fields = headerFields(headers);
   const minor = ex.head.versionMinor;
   const bodiless = isBodiless(status, ex.head.method);
   const head = (
@@ -150,7 +151,7 @@ async function writeStreamed(
     serializeHead(
       status,
       response.statusText,
-      headers,
+      fields,
       framing,
       keepAlive,
       minor,
@@ -161,8 +162,12 @@ async function writeStreamed(
   // Bun leaves the default Content-Type of a string body out of
   // `response.headers` (its built-in server adds it when sending); it is recovered
   // from a clone, made before the body is touched, once the body proved to
-  // be a single chunk.
-  const typeProbe = STRING_TYPE_HIDDEN && !bodiless && !headers.has("content-type") ? response.clone() : null;
+  // be a single chunk. Not for a LightResponse: it states a string's type,
+  // and Bun's blob() would call bytes or a Blob without a type text/plain.
+  const typeProbe = STRING_TYPE_HIDDEN && !bodiless && !(RESPONSE_PARTS in response) &&
+      !headers.has("content-type")
+    ? response.clone()
+    : null;
   const body = response.body;
 
   if (body === null) {
