@@ -32,7 +32,7 @@ import { type FileHandle, link, mkdir, open, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { serve, type ServeHandlerInfo } from "../src/mod.ts";
+import { HttpError, serve, type ServeHandlerInfo } from "../src/mod.ts";
 import { serveDir } from "../src/static/serve_dir.ts";
 
 const usage = "usage: upload <dir> [--port n] [--host name] [--max-bytes n]";
@@ -93,9 +93,6 @@ function sanitiseName(raw: string): string | null {
 
 // ---------------------------------------------------------------- writing
 
-class TooLarge extends Error {}
-class BadUpload extends Error {}
-
 /**
  * A file being written: a hidden temporary file in the target directory,
  * published under its final name by `commit()`, removed by `discard()`.
@@ -149,7 +146,7 @@ class Upload {
   }
 }
 
-/** The body's chunks, failing with TooLarge as soon as more than `maxBytes` arrived. */
+/** The body's chunks, failing with a 413 as soon as more than `maxBytes` arrived. */
 async function* limited(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   let received = 0;
   const reader = body.getReader();
@@ -158,7 +155,7 @@ async function* limited(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8A
       const { done, value } = await reader.read();
       if (done) return;
       received += value.byteLength;
-      if (received > maxBytes) throw new TooLarge();
+      if (received > maxBytes) throw tooLarge();
       yield value;
     }
   } finally {
@@ -223,13 +220,13 @@ class MultipartParser {
           buf = new Uint8Array(0);
           break;
         }
-        if (buf[i] !== 13 || buf[i + 1] !== 10) throw new BadUpload("malformed multipart delimiter");
+        if (buf[i] !== 13 || buf[i + 1] !== 10) throw new HttpError(400, "malformed multipart delimiter");
         buf = buf.subarray(i + 2);
         this.#state = "headers";
       } else if (this.#state === "headers") {
         const end = buf[0] === 13 && buf[1] === 10 ? 0 : indexOf(buf, CRLFCRLF);
         if (end < 0) {
-          if (buf.byteLength > 16 * 1024) throw new BadUpload("multipart part headers too large");
+          if (buf.byteLength > 16 * 1024) throw new HttpError(400, "multipart part headers too large");
           break;
         }
         const text = new TextDecoder().decode(buf.subarray(0, end));
@@ -290,7 +287,7 @@ function boundaryOf(type: string): string | null {
 
 async function receive(request: Request, info: ServeHandlerInfo): Promise<Response> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) return tooLarge();
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge();
   if (request.body === null) return text(400, "empty upload\n");
   const type = request.headers.get("content-type") ?? "";
   const multipart = /^multipart\/form-data\s*(;|$)/i.test(type);
@@ -306,8 +303,8 @@ async function receive(request: Request, info: ServeHandlerInfo): Promise<Respon
     if (!(await upload.commit(name!))) return text(409, `${name} exists already\n`);
   } catch (error) {
     await upload.discard();
-    if (error instanceof TooLarge) return tooLarge();
-    if (error instanceof BadUpload) return text(400, `${error.message}\n`);
+    // A 400 or 413 of ours: the server answers it (status, headers, message).
+    if (error instanceof HttpError) throw error;
     // The client went away: nobody will read an answer, and it is no server error.
     if (info.group.closed || request.signal.aborted) return text(400, "upload aborted\n");
     throw error;
@@ -319,7 +316,7 @@ async function receive(request: Request, info: ServeHandlerInfo): Promise<Respon
 /** Writes the first file part of a multipart body into `upload`; returns its sanitised name. */
 async function receiveMultipart(body: ReadableStream<Uint8Array>, type: string, upload: Upload): Promise<string> {
   const boundary = boundaryOf(type);
-  if (boundary === null) throw new BadUpload("multipart/form-data without a boundary");
+  if (boundary === null) throw new HttpError(400, "multipart/form-data without a boundary");
   const parser = new MultipartParser(boundary);
   let name: string | null = null;
   let state: "before" | "writing" | "after" = "before";
@@ -330,7 +327,7 @@ async function receiveMultipart(body: ReadableStream<Uint8Array>, type: string, 
         // A browser sends an empty filename for a file input left empty.
         if (state === "before" && event.filename !== null && event.filename !== "") {
           name = sanitiseName(event.filename);
-          if (name === null) throw new BadUpload("the file has no usable name");
+          if (name === null) throw new HttpError(400, "the file has no usable name");
           state = "writing";
         }
       } else if (event.type === "data" && state === "writing") {
@@ -338,14 +335,14 @@ async function receiveMultipart(body: ReadableStream<Uint8Array>, type: string, 
       }
     }
   }
-  if (!parser.done) throw new BadUpload("the multipart body ended early");
-  if (name === null) throw new BadUpload("no file in the form");
+  if (!parser.done) throw new HttpError(400, "the multipart body ended early");
+  if (name === null) throw new HttpError(400, "no file in the form");
   return name;
 }
 
-function tooLarge(): Response {
+function tooLarge(): HttpError {
   // The rest of the body is not wanted: close rather than drain it.
-  return text(413, `the upload is larger than ${maxBytes} bytes\n`, { connection: "close" });
+  return new HttpError(413, `the upload is larger than ${maxBytes} bytes`, { headers: { connection: "close" } });
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {

@@ -29,7 +29,7 @@ export type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter
 export { GroupShutdownError, ResourceGroup } from "./groups/group.ts";
 export type { Closeable, GroupHolder, GroupUsage, ResourceGroupOptions } from "./groups/group.ts";
 export { HttpError } from "./http/errors.ts";
-export type { HttpErrorCode } from "./http/errors.ts";
+export type { HttpErrorCode, HttpErrorOptions } from "./http/errors.ts";
 export { DEFAULT_LIMITS, RequestParser } from "./http/parser.ts";
 export type { BodyFraming, ParserHandler, ParserLimits, RequestHead } from "./http/parser.ts";
 export { Router } from "./router/router.ts";

@@ -200,7 +200,7 @@ export class RequestParser {
    * a message completed before the end of `data`.
    */
   execute(data: Uint8Array): number {
-    if (this.#state === DEAD) throw new HttpError("INVALID_METHOD", "parser is closed after an error");
+    if (this.#state === DEAD) throw new HttpError("PARSER_CLOSED", "parser is closed after an error");
     let buf = data;
     let offset = 0; // index in buf of data[0]
     let i = 0;

@@ -506,7 +506,7 @@ export class HttpConnection implements ConnHandler, ParserHandler {
     }
     // Its own status for an HttpError; whether the connection survives is
     // decided as for any response (a framing error already marked it dead).
-    if (error instanceof HttpError) return this.#respond(ex, errorResponse(error));
+    if (error instanceof HttpError) return this.#respond(ex, error.toResponse());
     let response: Response;
     try {
       response = await this.core.onError(error);
@@ -773,13 +773,6 @@ export class HttpConnection implements ConnHandler, ParserHandler {
   destroy(): void {
     this.#destroy();
   }
-}
-
-function errorResponse(e: HttpError): Response {
-  return new Response(e.message + "\n", {
-    status: e.status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
 }
 
 // Whether `error` is `reason`, or was caused by it (a platform reader may wrap it).
