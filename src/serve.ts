@@ -132,7 +132,7 @@ class PorticoServer implements Server {
     const host = this.#core.defaultHost = formatHost(listener.addr);
     this.#url = `${this.#core.scheme}${host}/`;
     if (init.onListen) init.onListen(listener.addr);
-    else console.log(`Listening on ${this.#core.scheme}${host}/`);
+    else console.log(listeningLine(this.#core.scheme, listener.addr));
   }
 
   get addr(): NetAddr {
@@ -185,6 +185,14 @@ class PorticoServer implements Server {
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
   }
+}
+
+// The default onListen line, as Deno.serve prints it: the address bound
+// (IPv6 in brackets) and, for a wildcard address, the local URL to open.
+function listeningLine(scheme: string, addr: NetAddr): string {
+  const h = addr.hostname;
+  const bound = `Listening on ${scheme}${h.includes(":") ? `[${h}]` : h}:${addr.port}/`;
+  return h === "0.0.0.0" || h === "::" ? `${bound} (${scheme}localhost:${addr.port}/)` : bound;
 }
 
 function formatHost(addr: NetAddr): string {

@@ -80,7 +80,7 @@ export interface ServeOptions {
   hostname?: string;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
-  /** Called once listening; default logs "Listening on http://host:port/". */
+  /** Called once listening; default logs "Listening on http://0.0.0.0:8000/ (http://localhost:8000/)", as Deno.serve does. */
   onListen?: (addr: NetAddr) => void;
   /** Turns a handler error into a response; default logs it and answers 500. */
   onError?: (error: unknown) => Response | Promise<Response>;
