@@ -1,17 +1,19 @@
 /**
- * The tutorial app on all cores: a supervisor runs one worker per CPU on
- * port 8000 (PORT), restarts the ones that die, and stops them gracefully on
- * SIGTERM or Ctrl-C.
- *   node (after npm run build): node dist/examples/cluster.js
- *   deno run -A examples/cluster.ts        bun examples/cluster.ts
+ * The tutorial app on all cores: a supervisor runs one worker per CPU on one
+ * port, restarts the ones that die, and stops them gracefully on SIGTERM or
+ * Ctrl-C. Each worker gets the same command line.
+ *   node (after npm run build): node dist/examples/cluster.js [--port n] [--host name]
+ *   deno run -A examples/cluster.ts [--port n] [--host name]
+ *   bun examples/cluster.ts [--port n] [--host name]
+ * --port defaults to env PORT, else 8000; --host to 127.0.0.1.
  */
 import { serve, supervise, workerId } from "../src/mod.ts";
 import { tutorial } from "./tutorial_app.ts";
+import { listenArgs } from "./tutorial_args.ts";
 
-const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-
+const { port, hostname } = listenArgs("cluster");
 if (workerId() === null) {
   supervise();
 } else {
-  serve({ port: Number(env.PORT ?? 8000), reusePort: true, fetch: tutorial().fetch });
+  serve({ port, hostname, reusePort: true, fetch: tutorial().fetch });
 }

@@ -228,10 +228,10 @@ describe.each(RUNTIMES)("workers on %s", (runtime) => {
   it("runs examples/cluster.ts with the default worker count (one per CPU), and stops on SIGTERM", async () => {
     const port = await freePort();
     const file = runtime === "node" ? "dist/examples/cluster.js" : "examples/cluster.ts";
-    const [cmd, args] = commandFor(runtime, file);
+    const [cmd, args] = commandFor(runtime, file, ["--host", "127.0.0.1", "--port", String(port)]);
     const child = spawn(cmd, args, {
       cwd: projectRoot,
-      env: { ...process.env, PORT: String(port), NO_COLOR: "1" },
+      env: { ...process.env, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     running.push(child);
