@@ -7,7 +7,7 @@
  *   bun examples/cluster.ts [--port n] [--host name]
  * --port defaults to env PORT, else 8000; --host to 127.0.0.1.
  */
-import { serve, supervise, workerId } from "../src/mod.ts";
+import { serve, supervise, workerId } from "portico";
 import { tutorial } from "./tutorial_app.ts";
 import { listenArgs } from "./tutorial_args.ts";
 

@@ -2,7 +2,7 @@
  * The demo server: `npm start` (node), `deno run -A examples/demo.ts`,
  * `bun examples/demo.ts`. Port 8000 unless PORT says otherwise.
  */
-import { serve } from "../src/mod.ts";
+import { serve } from "portico";
 
 const page = (runtime: string) =>
   `<!doctype html>

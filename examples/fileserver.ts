@@ -16,8 +16,8 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { serve } from "../src/mod.ts";
-import { type Dotfiles, serveDir } from "../src/static/serve_dir.ts";
+import { serve } from "portico";
+import { type Dotfiles, serveDir } from "portico/static";
 
 const usage =
   "usage: fileserver <dir> [--port n] [--host name] [--no-listing] [--dotfiles allow|deny|ignore] [--quiet]";

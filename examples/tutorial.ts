@@ -6,7 +6,7 @@
  *   bun examples/tutorial.ts [--port n] [--host name]
  * --port defaults to env PORT, else 8000 (0 picks a free port); --host to 127.0.0.1.
  */
-import { serve } from "../src/mod.ts";
+import { serve } from "portico";
 import { tutorial } from "./tutorial_app.ts";
 import { listenArgs } from "./tutorial_args.ts";
 

@@ -4,7 +4,7 @@
  * bookstore of Krishnamurthi et al. (2007) for the back-button and
  * cloned-window tests. `examples/tutorial.ts` serves them on port 8000.
  */
-import { html, htmlResponse, type HtmlValue, type Page, query, Router, servlet, type Web } from "../src/mod.ts";
+import { html, htmlResponse, type HtmlValue, type Page, query, Router, servlet, type Web } from "portico";
 
 /** The cap on `many`: a huge number must not exhaust memory. */
 export const MANY_LIMIT = 1000;

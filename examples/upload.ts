@@ -32,8 +32,8 @@ import { type FileHandle, link, mkdir, open, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { HttpError, serve, type ServeHandlerInfo } from "../src/mod.ts";
-import { serveDir } from "../src/static/serve_dir.ts";
+import { HttpError, serve, type ServeHandlerInfo } from "portico";
+import { serveDir } from "portico/static";
 
 const usage = "usage: upload <dir> [--port n] [--host name] [--max-bytes n]";
 let parsed;

@@ -1,6 +1,14 @@
 /**
  * portico: a portable HTTP/1.1 server toolkit for Node, Deno and Bun.
  *
+ * This entry has what a first program needs: `serve` and its types,
+ * `ResourceGroup`, `HttpError`, `Router`, `html`, typed `query`/`form`
+ * fields, `serveDir`/`serveFile`, `servlet` with its managers,
+ * `supervise`/`workerId`, and the `RequestParser`. The rest of each feature
+ * is on its own entry: `portico/static`, `portico/continuations`,
+ * `portico/workers`, `portico/redis`, and the socket adapters under
+ * `portico/adapters/*` (JSR: `@portico/portico/static`, …).
+ *
  * @example
  * ```ts
  * import { serve } from "portico";
@@ -15,7 +23,7 @@
 // serve(). The core below this file never asks which runtime it is on.
 import "../runtime.ts";
 
-export { defaultAdapter, serve } from "./serve.ts";
+export { serve } from "./serve.ts";
 export type {
   Handler,
   ServeHandlerInfo,
@@ -30,31 +38,17 @@ export { GroupShutdownError, ResourceGroup } from "./groups/group.ts";
 export type { Closeable, GroupHolder, GroupUsage, ResourceGroupOptions } from "./groups/group.ts";
 export { HttpError } from "./http/errors.ts";
 export type { HttpErrorCode, HttpErrorOptions } from "./http/errors.ts";
-export { DEFAULT_LIMITS, RequestParser } from "./http/parser.ts";
-export type { BodyFraming, ParserHandler, ParserLimits, RequestHead } from "./http/parser.ts";
 export { Router } from "./router/router.ts";
 export type { Mountable, RouteContext, RouteHandler } from "./router/router.ts";
-export { RouteTrie } from "./router/trie.ts";
-export type { RouteEntry, TrieMatch } from "./router/trie.ts";
-export { escapeHtml, Html, html, htmlResponse, unsafeHtml } from "./html/html.ts";
-export type { HtmlValue } from "./html/html.ts";
-export { Fields, form, query } from "./forms/fields.ts";
-export type { FormOptions } from "./forms/fields.ts";
-export { servlet } from "./continuations/servlet.ts";
-export type { EmbeddedHandler, Page, Servlet, ServletOptions, Web } from "./continuations/servlet.ts";
-export { ContinuationStoreError, Instance, lruManager, noneManager } from "./continuations/manager.ts";
-export type { Continuation, ContinuationManager, LruOptions, Parked, Responder } from "./continuations/manager.ts";
-export { StatelessCodec } from "./continuations/stateless.ts";
-export type { Decoded, StatelessOptions } from "./continuations/stateless.ts";
-export type { Entry, HeaderPolicy, RecordEntry, RequestEntry } from "./continuations/log.ts";
-export { supervise } from "./workers/supervisor.ts";
-export type { SuperviseOptions, Supervisor } from "./workers/supervisor.ts";
-export type { WorkerExit, WorkerLauncher, WorkerProcess } from "./workers/launcher.ts";
-export { stopOnSignal, WORKER_ENV, workerId } from "./workers/worker.ts";
-export { serveDir } from "./static/serve_dir.ts";
-export type { Dotfiles, ServeDirOptions } from "./static/serve_dir.ts";
-export { serveFile } from "./static/serve_file.ts";
-export type { ServeFileOptions } from "./static/serve_file.ts";
-export type { EtagMode } from "./static/etag.ts";
-export { installLightResponse, makeLightResponse, RESPONSE_PARTS } from "./server/light_response.ts";
-export type { ResponseParts } from "./server/light_response.ts";
+export { escapeHtml, html, htmlResponse, unsafeHtml } from "./html/html.ts";
+export type { Html, HtmlValue } from "./html/html.ts";
+export { form, query } from "./forms/fields.ts";
+export type { Fields, FormOptions } from "./forms/fields.ts";
+export { serveDir, serveFile } from "./static/mod.ts";
+export type { ServeDirOptions, ServeFileOptions } from "./static/mod.ts";
+export { lruManager, noneManager, servlet } from "./continuations/mod.ts";
+export type { ContinuationManager, Page, Servlet, ServletOptions, Web } from "./continuations/mod.ts";
+export { supervise, workerId } from "./workers/mod.ts";
+export type { SuperviseOptions, Supervisor } from "./workers/mod.ts";
+export { RequestParser } from "./http/parser.ts";
+export type { BodyFraming, ParserHandler, ParserLimits, RequestHead } from "./http/parser.ts";

@@ -25,7 +25,7 @@ import { clearTimeout, setTimeout } from "node:timers";
  *
  * @example
  * ```ts
- * import { defaultAdapter } from "portico";
+ * import { defaultAdapter } from "./serve.ts";
  * console.log((await defaultAdapter()).name);
  * ```
  */

@@ -13,6 +13,7 @@ import { fromBase64, toBase64 } from "./base64.ts";
 
 /** A request as the servlet saw it: method, path (below the servlet), query, headers, body. */
 export interface RequestEntry {
+  /** The kind of entry: a request. */
   t: "req";
   /** Method. */
   m: string;
@@ -30,6 +31,7 @@ export interface RequestEntry {
 
 /** The value a `web.record(fn)` call produced. */
 export interface RecordEntry {
+  /** The kind of entry: a recorded value. */
   t: "rec";
   /** The recorded value (JSON). */
   v: unknown;

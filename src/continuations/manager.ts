@@ -111,7 +111,7 @@ export interface ContinuationManager {
  *
  * @example
  * ```ts
- * import { ContinuationStoreError } from "portico";
+ * import { ContinuationStoreError } from "portico/continuations";
  * const e = new ContinuationStoreError("redis at 127.0.0.1:6379 did not answer within 1000 ms");
  * e.status; // 503
  * ```

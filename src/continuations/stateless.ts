@@ -110,7 +110,7 @@ function transform(
  *
  * @example
  * ```ts
- * import { StatelessCodec } from "portico";
+ * import { StatelessCodec } from "portico/continuations";
  * const codec = new StatelessCodec({ secret: "s3cret" });
  * const token = await codec.encode("instance", [{ t: "rec", v: 1 }]);
  * await codec.decode(token); // { instance: "instance", log: [{ t: "rec", v: 1 }] }

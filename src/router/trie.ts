@@ -43,7 +43,7 @@ export function segments(path: string): string[] {
  *
  * @example
  * ```ts
- * import { RouteTrie } from "portico";
+ * import { RouteTrie } from "./trie.ts";
  * const t = new RouteTrie<string>();
  * t.add("GET", "/users/:id", "user");
  * t.match("/users/42")?.values; // ["42"]

@@ -257,7 +257,7 @@ let installed = false;
  *
  * @example
  * ```ts
- * import { installLightResponse } from "portico";
+ * import { installLightResponse } from "./light_response.ts";
  * installLightResponse(); // before handlers create responses
  * ```
  */

@@ -1,7 +1,8 @@
 /**
  * The npm package as a consumer gets it: `npm pack`, install the tarball into
  * a fresh project, type-check a consumer file against the installed types,
- * and serve a page from the installed package under node, deno and bun.
+ * check what the root entry and each subpath export, and serve a page from
+ * the installed package under node, deno and bun.
  */
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -11,6 +12,66 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot, RUNTIMES } from "../helpers/runtime.ts";
 
 const bin = (name: string) => path.join(projectRoot, "node_modules", ".bin", name);
+
+// What the entries export at run time: the root is a first page, each
+// feature's entry the rest of it; internals (RouteTrie, RESPONSE_PARTS,
+// makeLightResponse, WORKER_ENV…) are on none.
+const ENTRIES: Record<string, string[]> = {
+  portico: [
+    "GroupShutdownError",
+    "HttpError",
+    "RequestParser",
+    "ResourceGroup",
+    "Router",
+    "escapeHtml",
+    "form",
+    "html",
+    "htmlResponse",
+    "lruManager",
+    "noneManager",
+    "query",
+    "serve",
+    "serveDir",
+    "serveFile",
+    "servlet",
+    "supervise",
+    "unsafeHtml",
+    "workerId",
+  ],
+  "portico/static": ["serveDir", "serveFile"],
+  "portico/continuations": [
+    "ContinuationStoreError",
+    "Instance",
+    "StatelessCodec",
+    "TokenTooLongError",
+    "lruManager",
+    "noneManager",
+    "servlet",
+  ],
+  "portico/workers": ["stopOnSignal", "supervise", "workerId"],
+  // portico/redis needs the optional peer `redis`, which this consumer does
+  // not install; the adapters' entries are checked by the consumer above.
+};
+
+// Names outside tests use: they stay on the root.
+const KEPT = [
+  "serve",
+  "Router",
+  "servlet",
+  "html",
+  "htmlResponse",
+  "query",
+  "form",
+  "serveDir",
+  "serveFile",
+  "ResourceGroup",
+  "HttpError",
+  "lruManager",
+  "noneManager",
+  "supervise",
+  "workerId",
+  "RequestParser",
+];
 let dir = "";
 let files: string[] = [];
 
@@ -21,6 +82,13 @@ beforeAll(() => {
   files = info.files.map((f) => f.path);
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(dir, info.filename)], { cwd: dir });
+  fs.writeFileSync(
+    path.join(dir, "exports.mjs"),
+    `const names = {};
+for (const entry of ${JSON.stringify(Object.keys(ENTRIES))}) names[entry] = Object.keys(await import(entry)).sort();
+console.log("EXPORTS " + JSON.stringify(names));
+`,
+  );
   fs.writeFileSync(
     path.join(dir, "server.mjs"),
     `import { serve } from "portico";
@@ -52,10 +120,23 @@ describe("the npm package", () => {
       path.join(dir, "consumer.ts"),
       `import { serve, ResourceGroup, type Handler, type Server } from "portico";
 import { memoryAdapter } from "portico/adapters/memory";
+import { serveDir, type ServeDirOptions } from "portico/static";
+import { lruManager, servlet, type ContinuationManager, type Web } from "portico/continuations";
+import { supervise, workerId, type WorkerLauncher } from "portico/workers";
+// @ts-expect-error: internals are not exported
+import { RouteTrie } from "portico";
+// @ts-expect-error: internals are not exported
+import type { Parked } from "portico";
 const h: Handler = (req, info) => new Response(req.method + info.remoteAddr.hostname);
 const s: Server = serve({ fetch: h, adapter: memoryAdapter(), port: 0, onListen() {} });
 const g: ResourceGroup = s.group.child({ name: "x" });
-void g;
+const options: ServeDirOptions = { root: ".", dotfiles: "ignore" };
+const files = serveDir(options);
+const manager: ContinuationManager = lruManager({ maxCount: 10 });
+const app = servlet((web: Web) => new Response(web.request.url), { manager });
+const launcher: WorkerLauncher | undefined = undefined;
+if (workerId() === null && launcher) supervise({ launcher });
+void [g, files, app, RouteTrie];
 // @ts-expect-error: the handler must return a Response
 serve({ fetch: () => 42 });
 `,
@@ -80,6 +161,18 @@ serve({ fetch: () => 42 });
   });
 
   for (const runtime of RUNTIMES) {
+    it(`exports the same names from each entry under ${runtime}`, () => {
+      const [cmd, args] = runtime === "node"
+        ? [process.execPath, ["exports.mjs"]]
+        : runtime === "deno"
+        ? [bin("deno"), ["run", "-A", "--no-lock", "exports.mjs"]]
+        : [bin("bun"), ["run", "exports.mjs"]];
+      const out = execFileSync(cmd, args, { cwd: dir, encoding: "utf8" });
+      const names = JSON.parse(/^EXPORTS (.*)$/m.exec(out)![1]) as Record<string, string[]>;
+      expect(names).toEqual(Object.fromEntries(Object.entries(ENTRIES).map(([k, v]) => [k, [...v].sort()])));
+      expect(names.portico).toEqual(expect.arrayContaining(KEPT));
+    }, 30_000);
+
     it(`serves a page from the installed package under ${runtime}`, async () => {
       const cmd = runtime === "node"
         ? [process.execPath, ["server.mjs"]]
