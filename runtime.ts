@@ -2,8 +2,8 @@
  * The one place that knows which runtime runs this program: {@link detectPlatform}
  * chooses, and loading this module binds its choice to the core
  * (`src/platform.ts`). The package entries (`src/mod.ts`, and through it
- * `mod.ts`) import this module for that effect; nothing else looks at
- * `globalThis.Deno` or `globalThis.Bun`.
+ * `mod.ts` and `src/cli.ts`) import this module for that effect; nothing else
+ * asks whether `globalThis.Deno` or `globalThis.Bun` exists.
  *
  * Each runtime's adapter and worker launcher are imported on first use, so
  * that a runtime never loads another runtime's code.

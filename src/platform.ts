@@ -4,10 +4,12 @@
  *
  * The core never asks which runtime it is on. One function outside `src/`
  * (`detectPlatform()` in `runtime.ts`, at the package root) chooses the
- * runtime's platform, and the package entry binds it here with
- * {@link usePlatform} when it is loaded; the core reads it back with
- * {@link platform}. So nothing in `src/` imports the runtime-specific code in
- * `adapters/`, and that code is loaded only on the runtime it is for.
+ * runtime's platform, and loading `runtime.ts` binds it here with
+ * {@link usePlatform}; the core reads it back with {@link platform}. Every
+ * package entry whose code can reach this seam imports `runtime.ts` (directly,
+ * or through `src/mod.ts`); test/layout.test.ts checks it. So nothing in the
+ * core imports the runtime-specific code in `adapters/`, and that code is
+ * loaded only on the runtime it is for.
  *
  * @module
  */

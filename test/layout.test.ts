@@ -30,15 +30,41 @@ function imports(file: string): string[] {
 describe("layout", () => {
   const src = files("src");
 
-  it("src/ imports nothing from adapters/, and only src/mod.ts reaches runtime.ts", () => {
+  // The package's entries (deno.json exports; package.json's are their builds).
+  const entries: string[] = Object.values(
+    JSON.parse(fs.readFileSync(path.join(projectRoot, "deno.json"), "utf8")).exports as Record<string, string>,
+  ).map((e) => path.normalize(e));
+
+  it("src/ imports nothing from adapters/, and only entries import runtime.ts", () => {
     expect(src.length).toBeGreaterThan(20);
     const bad = src.flatMap((f) =>
       imports(f)
-        .filter((i) => i.startsWith("adapters/") || (i === "runtime.ts" && f !== path.join("src", "mod.ts")))
+        .filter((i) => i.startsWith("adapters/") || (i === "runtime.ts" && !entries.includes(f)))
         .map((i) => `${f} imports ${i}`)
     );
     expect(bad).toEqual([]);
     expect(imports(path.join("src", "mod.ts"))).toContain("runtime.ts");
+  });
+
+  it("every entry that reaches the platform seam binds the runtime", () => {
+    // An entry whose code can call serve(), supervise() or workerId() must load
+    // runtime.ts, or those would find no adapter or launcher when that entry
+    // is the only one a program imports.
+    const reach = (from: string): Set<string> => {
+      const seen = new Set<string>();
+      const walk = (f: string) => {
+        if (seen.has(f) || !f.endsWith(".ts") || !fs.existsSync(path.join(projectRoot, f))) return;
+        seen.add(f);
+        for (const i of imports(f)) walk(i);
+      };
+      walk(from);
+      return seen;
+    };
+    const unbound = entries.filter((e) => {
+      const r = reach(e);
+      return r.has(path.join("src", "platform.ts")) && !r.has("runtime.ts");
+    });
+    expect(unbound).toEqual([]);
   });
 
   it("only runtime.ts asks which runtime this is", () => {
