@@ -255,7 +255,7 @@ describe.each(RUNTIMES)("the portico command on %s", (runtime) => {
     expect(direct.err()).toBe("");
   });
 
-  it("refuses a bad command line in one line plus its usage (status 2), a missing directory (status 1)", async () => {
+  it("refuses a bad command line in one line plus its usage (status 2); a missing directory, a port in use, a missing certificate in one line (status 1)", async () => {
     for (const args of [["--port", "http"], ["--cert", "cert.pem"], ["a", "b"], ["--bogus"]]) {
       const bad = run(runtime, args);
       expect(await bad.exited).toBe(2);
@@ -264,6 +264,20 @@ describe.each(RUNTIMES)("the portico command on %s", (runtime) => {
     const missing = run(runtime, ["./nowhere"]);
     expect(await missing.exited).toBe(1);
     expect(missing.err().trim()).toBe("portico: cannot serve ./nowhere: ENOENT");
+    const taken = net.createServer();
+    const port = await new Promise<number>((r) =>
+      taken.listen(0, "127.0.0.1", () => r((taken.address() as net.AddressInfo).port))
+    );
+    try {
+      const busy = run(runtime, ["./public", "--port", String(port)]);
+      expect(await busy.exited).toBe(1);
+      expect(busy.err()).toMatch(new RegExp(`^portico: cannot listen on 127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`));
+    } finally {
+      taken.close();
+    }
+    const noCert = run(runtime, ["./public", "--cert", "none.pem", "--key", "none.pem"]);
+    expect(await noCert.exited).toBe(1);
+    expect(noCert.err()).toMatch(/^portico: cannot read --cert\/--key: ENOENT[^\n]*none\.pem'?\n$/);
     const help = run(runtime, ["--help"]);
     expect(await help.exited).toBe(0);
     expect(help.out()).toContain("--no-dir-listing");
