@@ -67,6 +67,16 @@ describe("layout", () => {
     expect(unbound).toEqual([]);
   });
 
+  it("package.json keeps the binding: runtime.ts and every module importing it are listed as side effects", () => {
+    // A bundler would otherwise drop `import "../runtime.ts"` from an entry
+    // whose own exports it resolved through (sideEffects: false).
+    const sideEffects = JSON.parse(fs.readFileSync(path.join(projectRoot, "package.json"), "utf8")).sideEffects;
+    const binders = ["runtime.ts", ...[...src, "mod.ts"].filter((f) => imports(f).includes("runtime.ts"))];
+    const missing = binders.flatMap((f) => [`./${f}`, `./dist/${f.replace(/\.ts$/, ".js")}`])
+      .filter((f) => !sideEffects.includes(f));
+    expect(missing).toEqual([]);
+  });
+
   it("only runtime.ts asks which runtime this is", () => {
     const all = [...src, ...files("adapters"), "mod.ts", "runtime.ts"];
     const asking = all.filter((f) => /\b(?:Deno|Bun)\s*(?:!==?|===?)\s*undefined|typeof\s+(?:globalThis\.)?(?:Deno|Bun)\b/.test(code(f)));
