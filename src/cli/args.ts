@@ -41,6 +41,7 @@ export interface CliOptions {
 
 /** A command line that cannot be run: its message says why, in one line. */
 export class UsageError extends Error {
+  /** Always `"UsageError"`. */
   override name = "UsageError";
 }
 

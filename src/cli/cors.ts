@@ -5,7 +5,8 @@
  * @module
  */
 
-type FetchHandler<I> = (request: Request, info: I) => Response | Promise<Response>;
+/** A fetch handler with some `info` argument. */
+export type FetchHandler<I> = (request: Request, info: I) => Response | Promise<Response>;
 
 const ALLOW_HEADERS = "Origin, X-Requested-With, Content-Type, Accept, Range";
 
