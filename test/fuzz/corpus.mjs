@@ -60,6 +60,14 @@ export const TRICKY = [
   { name: "bad second request of a pipeline", input: `GET /1 HTTP/1.1\r\n${H}\r\nGET /2 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n` },
   { name: "HTTP/2 preface", input: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" },
   { name: "HTTP/5 version", input: `GET / HTTP/5.6\r\n${H}\r\n` },
+  {
+    name: "declined upgrade, then a request",
+    input: `GET /ws HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /n HTTP/1.1\r\n${H}\r\n`,
+  },
+  {
+    name: "declined upgrade with a body, then frame-like bytes",
+    input: `POST /u HTTP/1.1\r\n${H}Connection: upgrade\r\nUpgrade: x\r\nContent-Length: 2\r\n\r\nab\x81\x85abcd`,
+  },
   { name: "unfinished head", input: `GET / HTTP/1.1\r\n${H}X: 1\r\n` },
   { name: "unfinished body", input: `POST / HTTP/1.1\r\n${H}Content-Length: 9\r\n\r\nabc` },
 ];
