@@ -30,14 +30,16 @@ interface BunSocket {
 interface BunListener {
   readonly port: number;
   readonly hostname: string;
+  readonly unix?: string;
   stop(closeActiveConnections?: boolean): void;
   ref(): void;
   unref(): void;
 }
 interface BunApi {
   listen(options: {
-    hostname: string;
-    port: number;
+    hostname?: string;
+    port?: number;
+    unix?: string;
     allowHalfOpen?: boolean;
     reusePort?: boolean;
     tls?: { cert: string; key: string };
@@ -72,10 +74,16 @@ class BunConnection implements Conn {
   #held: Uint8Array[] = [];
   #heldBytes = 0;
 
-  constructor(s: BunSocket) {
+  constructor(s: BunSocket, unix: NetAddr | null) {
     this.#s = s;
-    this.remoteAddr = { transport: "tcp", hostname: s.remoteAddress, port: s.remotePort ?? 0 };
-    this.localAddr = { transport: "tcp", hostname: s.localAddress ?? "", port: s.localPort };
+    if (unix) {
+      // A unix socket's client end has no name; our end is the socket's file.
+      this.remoteAddr = { transport: "unix", path: "" };
+      this.localAddr = unix;
+    } else {
+      this.remoteAddr = { transport: "tcp", hostname: s.remoteAddress, port: s.remotePort ?? 0 };
+      this.localAddr = { transport: "tcp", hostname: s.localAddress ?? "", port: s.localPort };
+    }
   }
 
   write(chunk: Uint8Array): boolean {
@@ -243,16 +251,17 @@ export const bunAdapter: SocketAdapter = {
   name: "bun",
   listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
     const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+    const unix: NetAddr | null = options.path !== undefined ? { transport: "unix", path: options.path } : null;
+    // Bun removes a unix socket's file when the listener stops.
     const listener = Bun.listen({
-      hostname: options.hostname,
-      port: options.port,
+      ...(unix ? { unix: options.path } : { hostname: options.hostname, port: options.port }),
       allowHalfOpen: true,
       reusePort: options.reusePort ?? false,
       tls: options.tls ? { cert: options.tls.cert, key: options.tls.key } : undefined,
       socket: {
         open(s) {
-          s.setNoDelay?.(true);
-          const c = new BunConnection(s);
+          if (!unix) s.setNoDelay?.(true);
+          const c = new BunConnection(s, unix);
           s.data = c;
           c.handler = onConnection(c);
         },
@@ -275,7 +284,7 @@ export const bunAdapter: SocketAdapter = {
     });
     let closed = false;
     return Promise.resolve({
-      addr: { transport: "tcp", hostname: listener.hostname, port: listener.port },
+      addr: unix ?? { transport: "tcp", hostname: listener.hostname, port: listener.port },
       close: () => {
         if (!closed) {
           closed = true;

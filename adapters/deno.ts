@@ -16,8 +16,9 @@ import { joinShared } from "../src/http/bytes.ts";
 // the file type-checks under tsc without Deno's global types.
 interface DenoAddr {
   transport: string;
-  hostname: string;
-  port: number;
+  hostname?: string;
+  port?: number;
+  path?: string | null;
 }
 interface DenoConn {
   readonly remoteAddr: DenoAddr;
@@ -38,7 +39,9 @@ interface DenoListener {
   unref(): void;
 }
 interface DenoApi {
-  listen(o: { port: number; hostname: string; transport: "tcp"; reusePort?: boolean }): DenoListener;
+  listen(
+    o: { port: number; hostname: string; transport: "tcp"; reusePort?: boolean } | { transport: "unix"; path: string },
+  ): DenoListener;
   listenTls(o: { port: number; hostname: string; cert: string; key: string }): DenoListener;
 }
 
@@ -51,7 +54,9 @@ const JOIN_LIMIT = 16 * 1024;
 const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
 
 function netAddr(a: DenoAddr): NetAddr {
-  return { transport: "tcp", hostname: a.hostname, port: a.port };
+  // A unix socket's client end has no name: Deno says null, portico "".
+  if (a.transport === "unix") return { transport: "unix", path: a.path ?? "" };
+  return { transport: "tcp", hostname: a.hostname ?? "", port: a.port ?? 0 };
 }
 
 class DenoConnection implements Conn {
@@ -226,7 +231,15 @@ export const denoAdapter: SocketAdapter = {
   name: "deno",
   listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
     const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
-    const listener = options.tls
+    if (options.path !== undefined && options.tls) {
+      return Promise.reject(
+        new TypeError("the Deno adapter cannot serve TLS on a unix socket (Deno.listenTls is TCP only)"),
+      );
+    }
+    // Deno removes a unix socket's file when the listener closes.
+    const listener = options.path !== undefined
+      ? Deno.listen({ transport: "unix", path: options.path })
+      : options.tls
       ? Deno.listenTls({ port: options.port, hostname: options.hostname, cert: options.tls.cert, key: options.tls.key })
       : Deno.listen({ port: options.port, hostname: options.hostname, transport: "tcp", reusePort: options.reusePort });
     let closed = false;

@@ -235,6 +235,9 @@ export function memoryAdapter(): MemoryAdapter {
   return {
     name: "memory",
     listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
+      if (options.path !== undefined) {
+        return Promise.reject(new TypeError("the memory adapter has ports only, no unix sockets (`path`)"));
+      }
       const port = options.port || nextPort++;
       if (listeners.has(port)) return Promise.reject(new Error(`memory port ${port} is in use`));
       listeners.set(port, onConnection);

@@ -12,15 +12,18 @@ function addr(hostname: string | undefined, port: number | undefined): NetAddr {
   return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
 }
 
+// A unix socket's client end has no name; our end is the socket's file.
+const UNIX_PEER: NetAddr = { transport: "unix", path: "" };
+
 class NodeConn implements Conn {
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
   #socket: net.Socket;
 
-  constructor(socket: net.Socket) {
+  constructor(socket: net.Socket, unix: NetAddr | null) {
     this.#socket = socket;
-    this.remoteAddr = addr(socket.remoteAddress, socket.remotePort);
-    this.localAddr = addr(socket.localAddress, socket.localPort);
+    this.remoteAddr = unix ? UNIX_PEER : addr(socket.remoteAddress, socket.remotePort);
+    this.localAddr = unix ?? addr(socket.localAddress, socket.localPort);
   }
 
   write(chunk: Uint8Array): boolean {
@@ -61,9 +64,9 @@ class NodeConn implements Conn {
   }
 }
 
-function attach(socket: net.Socket, onConnection: (conn: Conn) => ConnHandler): void {
-  socket.setNoDelay(true);
-  const conn = new NodeConn(socket);
+function attach(socket: net.Socket, onConnection: (conn: Conn) => ConnHandler, unix: NetAddr | null): void {
+  if (unix === null) socket.setNoDelay(true);
+  const conn = new NodeConn(socket, unix);
   const h = onConnection(conn);
   let error: Error | undefined;
   socket.on("data", (chunk: Uint8Array) => h.onData(chunk));
@@ -88,12 +91,13 @@ function attach(socket: net.Socket, onConnection: (conn: Conn) => ConnHandler): 
 export const nodeAdapter: SocketAdapter = { name: "node", listen };
 
 function listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
+  const unix: NetAddr | null = options.path !== undefined ? { transport: "unix", path: options.path } : null;
   const server: net.Server = options.tls
     ? tls.createServer(
       { cert: options.tls.cert, key: options.tls.key, allowHalfOpen: true },
-      (s) => attach(s, onConnection),
+      (s) => attach(s, onConnection, unix),
     )
-    : net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => attach(s, onConnection));
+    : net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => attach(s, onConnection, unix));
   if (options.tls) {
     // A failed handshake is the client's problem, not the server's.
     server.on("tlsClientError", (_e, socket) => socket.destroy());
@@ -101,11 +105,10 @@ function listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandle
   return new Promise((resolve, reject) => {
     const onListenError = (e: Error) => reject(e);
     server.once("error", onListenError);
-    const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
-      port: options.port,
-      host: options.hostname,
-      backlog: options.backlog,
-    };
+    // A unix socket's file is removed by close().
+    const listenOptions: net.ListenOptions & { reusePort?: boolean } = unix
+      ? { path: options.path, backlog: options.backlog }
+      : { port: options.port, host: options.hostname, backlog: options.backlog };
     if (options.reusePort) listenOptions.reusePort = true;
     server.listen(listenOptions, () => {
       server.off("error", onListenError);
@@ -126,7 +129,7 @@ function listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandle
       });
       const a = server.address() as net.AddressInfo;
       resolve({
-        addr: addr(a.address, a.port),
+        addr: unix ?? addr(a.address, a.port),
         // close() stops listening at once; its callback would wait for every
         // connection to end, which is the core's business, not the listener's.
         close: () => {

@@ -11,9 +11,9 @@
  * @module
  */
 
-/** A network address, as Deno's built-in `serve` reports it. */
-export interface NetAddr {
-  /** Always `"tcp"` for the adapters portico ships. */
+/** A TCP address, as Deno reports it. */
+export interface TcpAddr {
+  /** `"tcp"`. */
   transport: "tcp";
   /** The IP address (or host name) of the endpoint. */
   hostname: string;
@@ -21,12 +21,48 @@ export interface NetAddr {
   port: number;
 }
 
+/** A unix socket address, as Deno reports it. */
+export interface UnixAddr {
+  /** `"unix"`. */
+  transport: "unix";
+  /** The socket's file; `""` for the client's end, which has none. */
+  path: string;
+}
+
+/**
+ * A network address, as Deno's built-in `serve` reports it: TCP, or a unix
+ * socket for a server started with `path`. Check `transport` before reading
+ * `port`.
+ */
+export type NetAddr = TcpAddr | UnixAddr;
+
+/**
+ * An address for logs and names: `127.0.0.1:8000`, `[::1]:8000`, or the
+ * unix socket's file (`unix:/tmp/app.sock`, `unix:` for a client's end).
+ *
+ * @example
+ * ```ts
+ * import { formatAddr } from "./adapter.ts";
+ * console.log(formatAddr({ transport: "tcp", hostname: "::1", port: 8000 })); // "[::1]:8000"
+ * ```
+ */
+export function formatAddr(addr: NetAddr): string {
+  if (addr.transport === "unix") return `unix:${addr.path}`;
+  return `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
+}
+
 /** What a listener is asked to do. */
 export interface ListenOptions {
-  /** Port to bind; 0 picks a free one. */
+  /** Port to bind; 0 picks a free one. Ignored when `path` is set. */
   port: number;
-  /** Address to bind. */
+  /** Address to bind. Ignored when `path` is set. */
   hostname: string;
+  /**
+   * A unix socket to listen on instead of `port` and `hostname`. The
+   * socket file is removed when the listener closes. An adapter without
+   * unix sockets rejects.
+   */
+  path?: string;
   /** Let several processes bind the same port (where the runtime supports it). */
   reusePort?: boolean;
   /** Length of the kernel's accept queue (where the runtime lets us set it). */

@@ -33,7 +33,16 @@ export type {
   Server,
   ServeTimeouts,
 } from "./types.ts";
-export type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "./adapter.ts";
+export type {
+  Conn,
+  ConnHandler,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  SocketAdapter,
+  TcpAddr,
+  UnixAddr,
+} from "./adapter.ts";
 export { GroupShutdownError, ResourceGroup } from "./groups/group.ts";
 export type { Closeable, GroupHolder, GroupUsage, ResourceGroupOptions } from "./groups/group.ts";
 export { HttpError } from "./http/errors.ts";

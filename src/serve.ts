@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { Listener, NetAddr, SocketAdapter } from "./adapter.ts";
+import type { Listener, ListenOptions, NetAddr, SocketAdapter } from "./adapter.ts";
+import { checkServeOptions, listen, listenOptions, requestedAddr, unixUrl } from "./listen_options.ts";
 import { ResourceGroup } from "./groups/group.ts";
 import { DEFAULT_LIMITS } from "./http/parser.ts";
 import { DEFAULT_TIMEOUTS, ServerCore } from "./server/core.ts";
@@ -67,9 +68,8 @@ class PorticoServer implements Server {
   #shutdownMs: number;
 
   constructor(init: ServeInit) {
-    const port = init.port ?? 8000;
-    const hostname = init.hostname ?? "0.0.0.0";
-    this.#addr = { transport: "tcp", hostname, port };
+    const target = listenOptions(init);
+    this.#addr = requestedAddr(target);
     this.group = new ResourceGroup({ name: "server" });
     const limits = {
       maxUrlBytes: init.limits?.maxUrlBytes ?? DEFAULT_LIMITS.maxUrlBytes,
@@ -103,7 +103,7 @@ class PorticoServer implements Server {
       t.unref?.();
     }, { once: true });
 
-    this.#listening = this.#listen(init, port, hostname);
+    this.#listening = this.#listen(init, target);
     this.#listening.catch((e) => {
       rejectFinished(e);
       void this.group.shutdown(e);
@@ -115,10 +115,11 @@ class PorticoServer implements Server {
     }
   }
 
-  async #listen(init: ServeInit, port: number, hostname: string): Promise<void> {
+  async #listen(init: ServeInit, target: ListenOptions): Promise<void> {
     const adapter = init.adapter ?? await defaultAdapter();
-    const listener = await adapter.listen(
-      { port, hostname, reusePort: init.reusePort, backlog: init.backlog, tls: init.tls },
+    const listener = await listen(
+      adapter,
+      target,
       init.proxyProtocol ? proxyProtocol((c) => this.#core.accept(c), this.group) : (conn) => this.#core.accept(conn),
     );
     this.#listener = listener;
@@ -130,9 +131,11 @@ class PorticoServer implements Server {
     if (!this.#ref) listener.unref();
     this.#addr = listener.addr;
     const host = this.#core.defaultHost = formatHost(listener.addr);
-    this.#url = `${this.#core.scheme}${host}/`;
+    this.#url = listener.addr.transport === "unix"
+      ? unixUrl(this.#core.scheme, listener.addr.path)
+      : `${this.#core.scheme}${host}/`;
     if (init.onListen) init.onListen(listener.addr);
-    else console.log(listeningLine(this.#core.scheme, listener.addr));
+    else console.log(listeningLine(this.#core.scheme, listener.addr, this.#url));
   }
 
   get addr(): NetAddr {
@@ -189,13 +192,15 @@ class PorticoServer implements Server {
 
 // The default onListen line, as Deno.serve prints it: the address bound
 // (IPv6 in brackets) and, for a wildcard address, the local URL to open.
-function listeningLine(scheme: string, addr: NetAddr): string {
+function listeningLine(scheme: string, addr: NetAddr, url: string): string {
+  if (addr.transport === "unix") return `Listening on ${url}`;
   const h = addr.hostname;
   const bound = `Listening on ${scheme}${h.includes(":") ? `[${h}]` : h}:${addr.port}/`;
   return h === "0.0.0.0" || h === "::" ? `${bound} (${scheme}localhost:${addr.port}/)` : bound;
 }
 
 function formatHost(addr: NetAddr): string {
+  if (addr.transport === "unix") return "localhost"; // for request.url when a request has no Host
   const h = addr.hostname === "0.0.0.0" || addr.hostname === "::" ? "localhost" : addr.hostname;
   return (h.includes(":") ? `[${h}]` : h) + ":" + addr.port;
 }
@@ -219,6 +224,7 @@ export function serve(handler: Handler, options?: ServeOptions): Server;
 export function serve(options: ServeOptions, handler: Handler): Server;
 export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Handler): Server {
   const init = normalise(a, b);
+  checkServeOptions(init);
   if (init.lightResponse !== false) installLightResponse();
   installRequestBridge(); // new Request(req) and fetch(req) with the lazy request
   const server = new PorticoServer(init);

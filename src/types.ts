@@ -78,6 +78,12 @@ export interface ServeOptions {
   port?: number;
   /** Address to listen on; default "0.0.0.0". */
   hostname?: string;
+  /**
+   * A unix socket to listen on instead of a port (then leave out `port`,
+   * `hostname`, `reusePort` and `tls`). The socket file is removed on
+   * shutdown; `addr` is `{ transport: "unix", path }`.
+   */
+  path?: string;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
   /** Called once listening; default logs "Listening on http://0.0.0.0:8000/ (http://localhost:8000/)", as Deno.serve does. */
@@ -135,7 +141,9 @@ export interface Server extends AsyncDisposable {
   readonly addr: NetAddr;
   /**
    * `"http://host:port/"` (`https://` with TLS) once listening, with the
-   * wildcard addresses shown as `localhost`; `""` before.
+   * wildcard addresses shown as `localhost`; `""` before. On a unix socket
+   * (`path`), `"http+unix://%2Ftmp%2Fapp.sock/"`: the socket's path,
+   * percent-encoded, as the host.
    *
    * @example
    * ```ts

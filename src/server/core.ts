@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Conn, ConnHandler } from "../adapter.ts";
+import { type Conn, type ConnHandler, formatAddr } from "../adapter.ts";
 import type { ResourceGroup } from "../groups/group.ts";
 import type { ParserLimits } from "../http/parser.ts";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
@@ -92,7 +92,7 @@ export class ServerCore {
   /** Takes a newly accepted connection. */
   accept(conn: Conn): ConnHandler {
     const group = this.group.child({
-      name: `conn ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
+      name: `conn ${formatAddr(conn.remoteAddr)}`,
       bytes: this.#connectionBytes,
     });
     if (this.#unref) conn.unref();

@@ -73,3 +73,21 @@ describe.each(RUNTIMES)("TLS on %s", (runtime) => {
     expect(res.status).toBe(200);
   });
 });
+
+// serve({ tls: { cert: "cert.pem", key: "key.pem" } }): a value without
+// "-----BEGIN" is read as a file (README, TLS).
+describe.each(RUNTIMES)("TLS from file paths on %s", (runtime) => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(runtime, "tls.mjs", { env: { TLS_CERT: cert, TLS_KEY: key, TLS_AS: "paths" } });
+  });
+  afterAll(() => server?.stop());
+
+  it("reads the certificate and key from the files named", async () => {
+    const res = await request(server.port, "from files", new https.Agent());
+    expect(res).toEqual({
+      status: 200,
+      text: `${runtime} over TLS: POST https://127.0.0.1:${server.port}/secure?x=1 from files`,
+    });
+  });
+});

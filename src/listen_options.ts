@@ -1,0 +1,285 @@
+/**
+ * From `serve()`'s options to what an adapter's `listen()` takes, and from
+ * a runtime's listen error to one clear line.
+ *
+ * An option `serve()` does not know, or two that contradict each other
+ * (`path` with `port`), is a `TypeError` that names it: an option that was
+ * silently ignored once left a server on TCP that was meant for a unix
+ * socket. TLS certificates and keys may be given as PEM text or as file
+ * paths, as Bun and srvx take them.
+ *
+ * @module
+ */
+
+import { readFileSync } from "node:fs";
+import type { ListenOptions, NetAddr, SocketAdapter } from "./adapter.ts";
+import type { ServeInit } from "./types.ts";
+
+// Every option serve() reads; one that is not here is refused, never
+// ignored. A new option must be added here (and checked below).
+const OPTIONS = new Set([
+  "fetch",
+  "port",
+  "hostname",
+  "path",
+  "signal",
+  "onListen",
+  "onError",
+  "adapter",
+  "reusePort",
+  "backlog",
+  "tls",
+  "limits",
+  "timeouts",
+  "lightResponse",
+  "proxyProtocol",
+  "trustProxy",
+]);
+const LIMITS = new Set([
+  "maxHeaderBytes",
+  "maxUrlBytes",
+  "maxBodyBytes",
+  "maxConnections",
+  "atMaxConnections",
+  "connectionBytes",
+]);
+const TIMEOUTS = new Set(["headers", "body", "keepAlive", "send", "handler", "shutdown"]);
+const TLS = new Set(["cert", "key"]);
+
+function fail(message: string): never {
+  throw new TypeError(`serve(): ${message}`);
+}
+
+function known(where: string, value: object, names: Set<string>): void {
+  for (const [name, v] of Object.entries(value)) {
+    // A key spelled out as undefined carries nothing (`{ ...defaults, port: undefined }`).
+    if (v !== undefined && !names.has(name)) fail(`unknown option \`${where}${name}\``);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null;
+}
+
+function check(name: string, value: unknown, ok: (v: unknown) => boolean, what: string): void {
+  if (value !== undefined && !ok(value)) fail(`\`${name}\` must be ${what}, got ${describe(value)}`);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
+  if (typeof v === "function") return "a function";
+  if (Array.isArray(v)) return "an array";
+  if (isObject(v)) return "an object";
+  return String(v);
+}
+
+const isCount = (v: unknown) => typeof v === "number" && (Number.isSafeInteger(v) || v === Infinity) && v >= 0;
+const isMs = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
+
+/**
+ * Throws a `TypeError` naming the first option of `init` that `serve()`
+ * does not know, has the wrong type, or contradicts another.
+ *
+ * @example
+ * ```ts
+ * import { checkServeOptions } from "./listen_options.ts";
+ * const fetch = () => new Response("hi");
+ * checkServeOptions({ port: 8000, fetch }); // fine
+ * try {
+ *   checkServeOptions({ path: "/tmp/app.sock", port: 8000, fetch });
+ * } catch (e) {
+ *   console.log((e as TypeError).message); // serve(): `path` (a unix socket) cannot be combined with `port` …
+ * }
+ * ```
+ */
+export function checkServeOptions(init: ServeInit): void {
+  known("", init, OPTIONS);
+  check(
+    "port",
+    init.port,
+    (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535,
+    "an integer from 0 to 65535",
+  );
+  check("hostname", init.hostname, (v) => typeof v === "string" && v !== "", "a non-empty string");
+  check("path", init.path, (v) => typeof v === "string" && v !== "", "a non-empty string (a unix socket's file)");
+  check("signal", init.signal, (v) => isObject(v) && typeof v.addEventListener === "function", "an AbortSignal");
+  check("onListen", init.onListen, (v) => typeof v === "function", "a function");
+  check("onError", init.onError, (v) => typeof v === "function", "a function");
+  check("adapter", init.adapter, (v) => isObject(v) && typeof v.listen === "function", "a SocketAdapter");
+  check("reusePort", init.reusePort, (v) => typeof v === "boolean", "a boolean");
+  check("lightResponse", init.lightResponse, (v) => typeof v === "boolean", "a boolean");
+  check("proxyProtocol", init.proxyProtocol, (v) => typeof v === "boolean", "a boolean");
+  check(
+    "trustProxy",
+    init.trustProxy,
+    (v) => typeof v === "boolean" || (Array.isArray(v) && v.every((a) => typeof a === "string")),
+    "a boolean or an array of addresses",
+  );
+  check("backlog", init.backlog, (v) => Number.isSafeInteger(v) && (v as number) > 0, "a positive integer");
+  check("limits", init.limits, isObject, "an object");
+  check("timeouts", init.timeouts, isObject, "an object");
+  check("tls", init.tls, isObject, "an object with `cert` and `key`");
+  if (init.limits) {
+    known("limits.", init.limits, LIMITS);
+    for (const name of LIMITS) {
+      if (name !== "atMaxConnections") {
+        check(`limits.${name}`, (init.limits as Record<string, unknown>)[name], isCount, "a non-negative integer");
+      }
+    }
+    check(
+      "limits.atMaxConnections",
+      init.limits.atMaxConnections,
+      (v) => v === "wait" || v === "reject",
+      '"wait" or "reject"',
+    );
+  }
+  if (init.timeouts) {
+    known("timeouts.", init.timeouts, TIMEOUTS);
+    for (const name of TIMEOUTS) {
+      check(
+        `timeouts.${name}`,
+        (init.timeouts as Record<string, unknown>)[name],
+        isMs,
+        "a number of milliseconds (Infinity: none)",
+      );
+    }
+  }
+  if (init.tls) {
+    known("tls.", init.tls, TLS);
+    for (const name of TLS) {
+      check(
+        `tls.${name}`,
+        (init.tls as Record<string, unknown>)[name],
+        (v) => typeof v === "string" && v !== "",
+        "PEM text or a file path",
+      );
+      if ((init.tls as Record<string, unknown>)[name] === undefined) {
+        fail(`\`tls\` needs both \`cert\` and \`key\`; \`tls.${name}\` is missing`);
+      }
+    }
+  }
+  if (init.path !== undefined) {
+    for (const name of ["port", "hostname", "reusePort", "tls"] as const) {
+      if (init[name] !== undefined) {
+        fail(
+          `\`path\` (a unix socket) cannot be combined with \`${name}\`` +
+            (name === "tls" ? " (TLS over a unix socket is not available on every runtime)" : ""),
+        );
+      }
+    }
+  }
+}
+
+/**
+ * A PEM value as given (it contains `-----BEGIN`), else the text of the
+ * file it names. Throws a `TypeError` naming the option when the file
+ * cannot be read.
+ */
+function pem(name: string, value: string): string {
+  if (value.includes("-----BEGIN")) return value;
+  let text: string;
+  try {
+    text = readFileSync(value, "utf8");
+  } catch (e) {
+    fail(`\`${name}\` is neither PEM text nor a readable file: ${value} (${(e as Error).message})`);
+  }
+  if (!text.includes("-----BEGIN")) fail(`\`${name}\`: ${value} is not a PEM file (no "-----BEGIN" line)`);
+  return text;
+}
+
+/**
+ * What the adapter is asked to listen on, for options that passed
+ * {@link checkServeOptions}: a unix socket (`path`) or a host and port;
+ * TLS files read into PEM text.
+ *
+ * @example
+ * ```ts
+ * import { listenOptions } from "./listen_options.ts";
+ * const options = listenOptions({ path: "/tmp/app.sock", fetch: () => new Response("hi") });
+ * console.log(options.path); // "/tmp/app.sock"
+ * ```
+ */
+export function listenOptions(init: ServeInit): ListenOptions {
+  const options: ListenOptions = {
+    port: init.port ?? 8000,
+    hostname: init.hostname ?? "0.0.0.0",
+    reusePort: init.reusePort,
+    backlog: init.backlog,
+  };
+  if (init.path !== undefined) options.path = init.path;
+  if (init.tls) options.tls = { cert: pem("tls.cert", init.tls.cert), key: pem("tls.key", init.tls.key) };
+  return options;
+}
+
+/**
+ * The address a server asked to listen on, as `onListen` reports it once
+ * it is bound.
+ *
+ * @example
+ * ```ts
+ * import { requestedAddr } from "./listen_options.ts";
+ * console.log(requestedAddr({ port: 8000, hostname: "127.0.0.1" })); // { transport: "tcp", … }
+ * ```
+ */
+export function requestedAddr(options: ListenOptions): NetAddr {
+  return options.path !== undefined
+    ? { transport: "unix", path: options.path }
+    : { transport: "tcp", hostname: options.hostname, port: options.port };
+}
+
+/** `http+unix://%2Ftmp%2Fapp.sock/` (`https+unix:` with TLS): a unix server's `url`. */
+export function unixUrl(scheme: string, path: string): string {
+  return `${scheme.slice(0, scheme.indexOf(":"))}+unix://${encodeURIComponent(path)}/`;
+}
+
+const REASONS: Record<string, string> = {
+  EADDRINUSE: "the address is already in use",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EADDRNOTAVAIL: "the address is not available on this machine",
+  ENOENT: "no such directory",
+  ENOTFOUND: "the host name does not resolve",
+};
+
+/**
+ * Calls `adapter.listen`, turning its failure into one line that says what
+ * could not be bound and why, the same on every runtime:
+ * `portico: cannot listen on 127.0.0.1:8000: the address is already in use`.
+ * The runtime's error is the `cause`, its `code` (`EADDRINUSE`, …) is kept.
+ *
+ * @example
+ * ```ts
+ * import { listen, listenOptions } from "./listen_options.ts";
+ * import { memoryAdapter } from "../adapters/memory.ts";
+ * const adapter = memoryAdapter();
+ * const options = listenOptions({ port: 1, fetch: () => new Response("hi") });
+ * const listener = await listen(adapter, options, () => ({ onData() {}, onDrain() {}, onEnd() {}, onClose() {} }));
+ * await listener.close();
+ * ```
+ */
+export async function listen(
+  adapter: SocketAdapter,
+  options: ListenOptions,
+  onConnection: Parameters<SocketAdapter["listen"]>[1],
+): ReturnType<SocketAdapter["listen"]> {
+  try {
+    return await adapter.listen(options, onConnection);
+  } catch (e) {
+    const code = (e as { code?: unknown })?.code;
+    const where = options.path !== undefined
+      ? `unix socket ${options.path}`
+      : `${options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname}:${options.port}`;
+    let why = typeof code === "string" && Object.hasOwn(REASONS, code) ? REASONS[code] : firstLine(e);
+    if (code === "EADDRINUSE" && options.path !== undefined) {
+      why += " (a socket file is there: remove it if no server uses it)";
+    }
+    const error = new Error(`portico: cannot listen on ${where}: ${why}`, { cause: e });
+    if (typeof code === "string") (error as Error & { code?: string }).code = code;
+    throw error;
+  }
+}
+
+function firstLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split("\n", 1)[0];
+}

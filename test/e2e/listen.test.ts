@@ -1,0 +1,209 @@
+/**
+ * Where a server listens, and what it says when it cannot, the same under
+ * node, deno and bun:
+ *
+ * - `serve({ path })` on a unix socket (test/fixtures/unix.mjs): requests
+ *   answered over it, `addr` and `info.remoteAddr` as Deno reports them,
+ *   the default log line, and the socket file removed on graceful and on
+ *   immediate shutdown;
+ * - options serve() cannot use (test/fixtures/options.mjs): unknown,
+ *   mistyped or contradictory options are a TypeError naming the option; a
+ *   port or socket in use is one line, identical on every runtime.
+ *
+ * Node runs dist/ (build first: `npm test` does), Deno and Bun the sources.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commandFor, projectRoot, RUNTIMES, type RunningServer, type Runtime, startServer } from "../helpers/runtime.ts";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "portico-listen-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** GET `target` over the unix socket `socketPath`. */
+function get(socketPath: string, target: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, path: target, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Sends raw bytes over the unix socket; resolves with everything received until the server closes. */
+function raw(socketPath: string, data: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ path: socketPath }, () => s.write(data));
+    let text = "";
+    s.setEncoding("latin1");
+    s.on("data", (d) => (text += d));
+    s.on("error", reject);
+    s.on("close", () => resolve(text));
+  });
+}
+
+function exited(server: RunningServer): Promise<void> {
+  const c = server.child;
+  return c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once("exit", () => r()));
+}
+
+describe.each(RUNTIMES)("unix sockets on %s", (runtime: Runtime) => {
+  const socket = (name: string) => path.join(dir, `${runtime}-${name}.sock`);
+
+  it("answers over the socket, reports its addresses as Deno does, and removes the file on graceful shutdown", async () => {
+    const file = socket("graceful");
+    const server = await startServer(runtime, "unix.mjs", { args: [`--path=${file}`] });
+    try {
+      expect(server.stdout()).toContain(`ADDR ${JSON.stringify({ transport: "unix", path: file })}`);
+      expect(statSync(file).isSocket()).toBe(true);
+      const info = await get(file, "/info");
+      expect(info.status).toBe(200);
+      expect(JSON.parse(info.text)).toEqual({
+        url: "http://localhost/info",
+        remoteAddr: { transport: "unix", path: "" },
+        addr: { transport: "unix", path: file },
+      });
+      // No Host (HTTP/1.0): request.url still names localhost.
+      const answer = await raw(file, "GET /info HTTP/1.0\r\n\r\n");
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      expect(answer).toContain(`"url":"http://localhost/info"`);
+
+      expect((await get(file, "/shutdown?mode=graceful")).text).toBe("stopping");
+      await exited(server);
+      expect(server.stdout()).toContain("FINISHED");
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("removes the socket file on immediate shutdown (server.group.shutdown())", async () => {
+    const file = socket("immediate");
+    const server = await startServer(runtime, "unix.mjs", { args: [`--path=${file}`] });
+    try {
+      expect((await get(file, "/shutdown?mode=immediate")).text).toBe("stopping");
+      await exited(server);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("logs the socket as an http+unix URL by default", async () => {
+    const file = socket("log");
+    const server = await startServer(runtime, "unix.mjs", { args: [`--path=${file}`, "--default-log"] });
+    try {
+      expect(server.stdout()).toContain(`Listening on http+unix://${encodeURIComponent(file)}/\n`);
+      expect((await get(file, "/info")).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+type Results = Record<string, { name: string; message: string; code: string | null }>;
+
+/** Runs test/fixtures/options.mjs under `runtime`; resolves with what it printed. */
+function optionResults(runtime: Runtime, scratch: string, cert: string, key: string): Promise<Results> {
+  const [cmd, args] = commandFor(runtime, path.join("test", "fixtures", "options.mjs"), [
+    `--dir=${scratch}`,
+    `--cert=${cert}`,
+    `--key=${key}`,
+  ]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: projectRoot, env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("exit", () => {
+      clearTimeout(timer);
+      const m = /^RESULT (.*)$/m.exec(out);
+      if (m) resolve(JSON.parse(m[1]!) as Results);
+      else reject(new Error(`options.mjs under ${runtime} printed no RESULT\n${out}\n${err}`));
+    });
+  });
+}
+
+describe("options serve() cannot use", () => {
+  const results = new Map<Runtime, Results>();
+  let scratch: string;
+  let cert: string;
+  let key: string;
+
+  beforeAll(async () => {
+    scratch = mkdtempSync(path.join(os.tmpdir(), "portico-options-"));
+    cert = path.join(scratch, "cert.pem");
+    key = path.join(scratch, "key.pem");
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+      "-keyout", key, "-out", cert,
+    ], { stdio: "ignore" });
+    for (const runtime of RUNTIMES) results.set(runtime, await optionResults(runtime, scratch, cert, key));
+  }, 60_000);
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  const refused = (message: string) => ({ name: "TypeError", message, code: null });
+
+  it.each(RUNTIMES)("are a TypeError naming the option on %s", (runtime) => {
+    const r = results.get(runtime)!;
+    expect(r.pathWithPort).toEqual(refused("serve(): `path` (a unix socket) cannot be combined with `port`"));
+    expect(r.pathWithHostname).toEqual(refused("serve(): `path` (a unix socket) cannot be combined with `hostname`"));
+    expect(r.pathWithTls).toEqual(
+      refused(
+        "serve(): `path` (a unix socket) cannot be combined with `tls` (TLS over a unix socket is not available on every runtime)",
+      ),
+    );
+    expect(r.unknown).toEqual(refused("serve(): unknown option `prot`"));
+    expect(r.unknownHandlerFirst).toEqual(refused("serve(): unknown option `hostnme`"));
+    expect(r.unknownLimit).toEqual(refused("serve(): unknown option `limits.maxBodyByte`"));
+    expect(r.unknownTimeout).toEqual(refused("serve(): unknown option `timeouts.keepalive`"));
+    expect(r.portNotNumber).toEqual(refused('serve(): `port` must be an integer from 0 to 65535, got "8000"'));
+    expect(r.portTooLarge).toEqual(refused("serve(): `port` must be an integer from 0 to 65535, got 65536"));
+    expect(r.atMaxConnections).toEqual(
+      refused('serve(): `limits.atMaxConnections` must be "wait" or "reject", got "drop"'),
+    );
+    expect(r.tlsMissingKey).toEqual(refused("serve(): `tls` needs both `cert` and `key`; `tls.key` is missing"));
+    expect(r.tlsNoSuchFile.name).toBe("TypeError");
+    expect(r.tlsNoSuchFile.message).toContain(
+      `serve(): \`tls.cert\` is neither PEM text nor a readable file: ${scratch}/no-such-cert.pem (`,
+    );
+    expect(r.tlsNotPem).toEqual(
+      refused(`serve(): \`tls.cert\`: ${scratch}/not-pem.txt is not a PEM file (no "-----BEGIN" line)`),
+    );
+  });
+
+  it.each(RUNTIMES)("name the host and port, or the socket, when the address is in use, on %s", (runtime) => {
+    const r = results.get(runtime)!;
+    expect(r.portInUse).toEqual({
+      name: "Error",
+      message: "portico: cannot listen on 127.0.0.1:PORT: the address is already in use",
+      code: "EADDRINUSE",
+    });
+    expect(r.unixInUse).toEqual({
+      name: "Error",
+      message:
+        "portico: cannot listen on unix socket DIR/stale.sock: the address is already in use (a socket file is there: remove it if no server uses it)",
+      code: "EADDRINUSE",
+    });
+    // A failed listen leaves another's socket file alone.
+    expect(r.staleFileKept.name).toBe("true");
+  });
+
+  it("says the same on every runtime", () => {
+    const [node, ...others] = RUNTIMES.map((rt) => JSON.stringify(results.get(rt)));
+    for (const other of others) expect(other).toBe(node);
+  });
+});
