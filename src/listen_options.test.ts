@@ -11,7 +11,7 @@ function fields(name: string): string[] {
   const start = src.indexOf(`export interface ${name} `);
   expect(start, `interface ${name} in src/types.ts`).toBeGreaterThan(-1);
   const body = src.slice(start, src.indexOf("\n}\n", start));
-  return [...body.matchAll(/\n  (\w+)\??:/g)].map((m) => m[1]!);
+  return [...body.matchAll(/\n {2}(\w+)\??:/g)].map((m) => m[1]!);
 }
 
 describe("checkServeOptions", () => {
