@@ -83,7 +83,15 @@ class PorticoServer implements Server {
     }
     this.#shutdownMs = timeouts.shutdown;
     const fetch = init.trustProxy ? trustForwarded(init.fetch, init.trustProxy) : init.fetch; // src/proxy (helper cont)
-    this.#core = new ServerCore(fetch, init.onError ?? defaultOnError, limits, timeouts, this.group);
+    // The handler's type says TCP (ServeHandlerInfo's default); on a unix
+    // socket it is called with the unix address, as its docs say.
+    this.#core = new ServerCore(
+      fetch as Handler<NetAddr>,
+      init.onError ?? defaultOnError,
+      limits,
+      timeouts,
+      this.group,
+    );
     this.#core.maxConnections = init.limits?.maxConnections ?? Infinity;
     this.#core.overflow = init.limits?.atMaxConnections ?? "wait";
     if (init.tls) this.#core.scheme = "https://";

@@ -4,13 +4,19 @@
  * @module
  */
 
-import type { NetAddr, SocketAdapter } from "./adapter.ts";
+import type { NetAddr, SocketAdapter, TcpAddr } from "./adapter.ts";
 import type { ResourceGroup } from "./groups/group.ts";
 
-/** What a handler learns about a request besides the Request itself. */
-export interface ServeHandlerInfo {
+/**
+ * What a handler learns about a request besides the Request itself.
+ *
+ * `remoteAddr` is typed as TCP, which it is unless the server listens on a
+ * unix socket (`path`): there it is `{ transport: "unix", path: "" }`, and a
+ * handler that wants that in its type takes `ServeHandlerInfo<NetAddr>`.
+ */
+export interface ServeHandlerInfo<A extends NetAddr = TcpAddr> {
   /** The client's address. */
-  readonly remoteAddr: NetAddr;
+  readonly remoteAddr: A;
   /** Settles when the response has been written, or the connection died first. */
   readonly completed: Promise<void>;
   /** This request's resource group: closed when the response is done or the client goes away. */
@@ -26,7 +32,10 @@ export interface ServeHandlerInfo {
  * const hello: Handler = (req) => new Response(`hello ${new URL(req.url).pathname}`);
  * ```
  */
-export type Handler = (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
+export type Handler<A extends NetAddr = TcpAddr> = (
+  request: Request,
+  info: ServeHandlerInfo<A>,
+) => Response | Promise<Response>;
 
 /** Size limits, in bytes (counts of connections for `maxConnections`). */
 export interface ServeLimits {

@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import process from "node:process";
 import { serveDir } from "../static/serve_dir.ts";
 import { serve } from "../serve.ts";
-import type { NetAddr } from "../adapter.ts";
+import { formatAddr, type NetAddr } from "../adapter.ts";
 import type { Server } from "../types.ts";
 import { accessLogLine } from "./access_log.ts";
 import { type CliOptions, parseCliArgs, USAGE, UsageError } from "./args.ts";
@@ -137,5 +137,5 @@ export async function runFileServer(argv: string[], io: CliOutput = console_): P
 }
 
 function hostPort(addr: NetAddr): string {
-  return (addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname) + ":" + addr.port;
+  return formatAddr(addr);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { NetAddr } from "../adapter.ts";
+import type { TcpAddr } from "../adapter.ts";
 import { ResourceGroup } from "../groups/group.ts";
 import { splitUrl } from "../http/url.ts";
 import type { Handler, ServeHandlerInfo } from "../types.ts";
@@ -32,7 +32,7 @@ export type RouteHandler = (request: Request, ctx: RouteContext) => Response | P
 /** Something mountable: a fetch handler, or an object with one (a Hono app, a Router). */
 export type Mountable = Handler | { fetch: Handler };
 
-const NO_ADDR: NetAddr = { transport: "tcp", hostname: "", port: 0 };
+const NO_ADDR: TcpAddr = { transport: "tcp", hostname: "", port: 0 };
 
 class Context implements RouteContext {
   readonly params: Record<string, string>;
@@ -55,7 +55,7 @@ class Context implements RouteContext {
     return (this.#info as Partial<RouteContext> | undefined)?.mountPath ?? "";
   }
 
-  get remoteAddr(): NetAddr {
+  get remoteAddr(): TcpAddr {
     return this.#info?.remoteAddr ?? NO_ADDR;
   }
 
@@ -227,7 +227,7 @@ class MountInfo implements ServeHandlerInfo {
     this.#ctx = ctx;
     this.mountPath = mountPath;
   }
-  get remoteAddr(): NetAddr {
+  get remoteAddr(): TcpAddr {
     return this.#ctx.remoteAddr;
   }
   get completed(): Promise<void> {

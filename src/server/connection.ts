@@ -84,7 +84,7 @@ function isCanonicalHost(host: string): boolean {
 const CONTINUE = encodeHead("HTTP/1.1 100 Continue\r\n\r\n");
 
 /** One request/response exchange; also the handler's `info`. */
-export class Exchange implements ServeHandlerInfo {
+export class Exchange implements ServeHandlerInfo<NetAddr> {
   readonly connection: HttpConnection;
   readonly head: RequestHead;
   readonly request: IncomingRequest;

@@ -15,6 +15,7 @@ import type { ParserLimits } from "../http/parser.ts";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import { encodeHead } from "../http/response.ts";
 import type { Handler } from "../types.ts";
+import type { NetAddr } from "../adapter.ts";
 import { HttpConnection } from "./connection.ts";
 import { BODY_HIGH_WATER } from "./body.ts";
 
@@ -42,7 +43,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
 
 /** The state one server's connections share. */
 export class ServerCore {
-  readonly handler: Handler;
+  readonly handler: Handler<NetAddr>;
   readonly onError: (error: unknown) => Response | Promise<Response>;
   readonly limits: ParserLimits;
   readonly timeouts: Timeouts;
@@ -72,7 +73,7 @@ export class ServerCore {
   resumeAccept: (() => void) | undefined;
 
   constructor(
-    handler: Handler,
+    handler: Handler<NetAddr>,
     onError: (error: unknown) => Response | Promise<Response>,
     limits: ParserLimits & { connectionBytes: number },
     timeouts: Timeouts,
