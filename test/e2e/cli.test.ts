@@ -22,7 +22,7 @@ let dir = "";
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "portico-cli-"));
-  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: projectRoot, encoding: "utf8" });
+  const out = execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: projectRoot, encoding: "utf8" });
   const info = JSON.parse(out.slice(out.indexOf("[")))[0] as { filename: string };
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "user", private: true, type: "module" }));
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(dir, info.filename)], {

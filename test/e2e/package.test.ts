@@ -77,7 +77,9 @@ let files: string[] = [];
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "portico-consumer-"));
-  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: projectRoot, encoding: "utf8" });
+  // --ignore-scripts: npm test built dist/ already, and prepack's rebuild would
+  // rewrite it under the suites running beside this one.
+  const out = execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: projectRoot, encoding: "utf8" });
   const info = JSON.parse(out.slice(out.indexOf("[")))[0] as { filename: string; files: { path: string }[] };
   files = info.files.map((f) => f.path);
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
