@@ -28,8 +28,9 @@ function quickStart(runtime: Runtime): { file: string; code: string; command: st
     "m",
   ).exec(section);
   if (!m) throw new Error(`README has no ${label[runtime]} quick start in the expected shape`);
-  // `npx deno …` and `deno …` are the same program here.
-  const command = m[3].trim().split(/\s+/).filter((w, i) => !(i === 0 && w === "npx"));
+  // `npx -y deno …` and `deno …` are the same program here.
+  const words = m[3].trim().split(/\s+/);
+  const command = words[0] === "npx" ? words.slice(1).filter((w, i) => !(i === 0 && (w === "-y" || w === "--yes"))) : words;
   return { file: m[1], code: m[2], command };
 }
 
