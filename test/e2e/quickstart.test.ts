@@ -64,7 +64,7 @@ afterEach(() => {
 });
 
 function run(cmd: string[], env: Record<string, string> = {}): { child: ChildProcess; out: () => string } {
-  const exe = cmd[0] === "node" ? process.execPath : bin(cmd[0]);
+  const exe = cmd[0] === "node" ? process.execPath : cmd[0] === "script" ? "script" : bin(cmd[0]);
   const child = spawn(exe, cmd.slice(1), {
     cwd: dir,
     env: { ...process.env, NO_COLOR: "1", ...env },
@@ -127,6 +127,13 @@ describe.each(RUNTIMES)("the README quick start on %s", (runtime) => {
     if (runtime === "deno") {
       // Without --allow-env (and no terminal to ask on): no throw, no worker.
       expect(await runOnce(cmd, { PORTICO_WORKER_ID: "3" })).toEqual({ code: 0, out: "WORKER null\n" });
+      // On a terminal, where Deno would ask "Deno requests env access…" and
+      // wait for an answer: no question either. script(1) gives it a terminal.
+      const line = [bin("deno"), ...cmd.slice(1)].map((a) => `'${a}'`).join(" ");
+      const tty = await runOnce(["script", "-qec", line, "/dev/null"], { PORTICO_WORKER_ID: "3" });
+      expect(tty.out).not.toContain("requests");
+      expect(tty.out.replace(/\r/g, "")).toBe("WORKER null\n");
+      expect(tty.code).toBe(0);
     }
   });
 });
