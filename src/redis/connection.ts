@@ -6,8 +6,9 @@
  * Failure handling, and why: the client's offline queue is off, so a
  * command never waits in a queue for a store that is down; before the first
  * connection (and while a reconnect is under way after a clean close) a
- * command waits for the connection within its deadline; once an error says
- * the store is down, commands fail at once until it is back. The client
+ * command waits for the connection within its deadline (at least 5 s for
+ * the very first connection, a cold start); once an error says the store
+ * is down, commands fail at once until it is back. The client
  * reconnects by itself (back-off 50 ms doubling, at most 500 ms). Its
  * "error" events — one per failed attempt — are logged once per outage.
  *
@@ -34,6 +35,8 @@ function newClient(url: string, timeout: number): Client {
 }
 
 const shared = new Map<string, StoreConnection>();
+/** The deadline of commands before a process's first connection to a store is ready, in ms. */
+const FIRST_CONNECT_MS = 5000;
 
 /** A shared, reference-counted connection to one store. */
 export class StoreConnection {
@@ -45,6 +48,7 @@ export class StoreConnection {
   #client: Client | null = null;
   #refs = 0;
   #down = false;
+  #everReady = false;
   #ready: Promise<void> | null = null;
 
   private constructor(key: string, url: string, timeout: number) {
@@ -77,11 +81,14 @@ export class StoreConnection {
   async run<T>(what: string, fn: (c: Client) => Promise<T>): Promise<T> {
     if (this.#refs <= 0) throw new ContinuationStoreError(`cannot ${what}: the continuation manager is closed`);
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // The very first connection of a process gets longer (a cold start: a
+    // runtime loading the client's modules, a TLS handshake) unless the
+    // store is known to be down, in which case commands fail at once anyway.
+    const ms = this.#everReady ? this.#timeout : Math.max(this.#timeout, FIRST_CONNECT_MS);
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () =>
-          reject(new ContinuationStoreError(`cannot ${what}: ${this.name} did not answer within ${this.#timeout} ms`)),
-        this.#timeout,
+        () => reject(new ContinuationStoreError(`cannot ${what}: ${this.name} did not answer within ${ms} ms`)),
+        ms,
       );
     });
     const work = this.#connected().then(fn);
@@ -122,6 +129,7 @@ export class StoreConnection {
       );
     });
     client.on("ready", () => {
+      this.#everReady = true;
       if (!this.#down) return;
       this.#down = false;
       console.error(`portico: the continuation store ${this.name} is reachable again`);

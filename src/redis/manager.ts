@@ -104,12 +104,14 @@ class RedisManager implements ContinuationManager {
       );
     }
     const set = this.#prefix + "i:" + k.instance.id;
+    // Three single-key commands, pipelined, rather than a MULTI: the keys
+    // may live on different nodes behind a cluster proxy.
     await this.#run("store a continuation", (c) =>
-      c.multi()
-        .set(this.#prefix + "k:" + k.id, value, { PX: Math.ceil(this.ttl) })
-        .sAdd(set, k.id)
-        .pExpire(set, Math.ceil(this.ttl))
-        .exec());
+      Promise.all([
+        c.set(this.#prefix + "k:" + k.id, value, { PX: Math.ceil(this.ttl) }),
+        c.sAdd(set, k.id),
+        c.pExpire(set, Math.ceil(this.ttl)),
+      ]));
     this.#track(k.instance);
     this.#local.add(k);
   }
