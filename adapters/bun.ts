@@ -8,7 +8,7 @@
  */
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
-import { joinShared } from "../src/http/bytes.ts";
+import { WriteQueue } from "./write_queue.ts";
 
 // The part of the Bun API this adapter uses, declared here so that the file
 // type-checks without bun-types.
@@ -54,25 +54,17 @@ interface BunApi {
   }): BunListener;
 }
 
-const HIGH_WATER = 64 * 1024;
-const JOIN_LIMIT = 16 * 1024;
-
 class BunConnection implements Conn {
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
   handler!: ConnHandler;
   error: Error | undefined;
   #s: BunSocket;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #wantDrain = false;
+  #queue = new WriteQueue();
   #ending = false;
   #closed = false;
-  #corked = 0;
   #shut = false;
   #peerEnded = false;
-  #held: Uint8Array[] = [];
-  #heldBytes = 0;
 
   constructor(s: BunSocket, unix: NetAddr | null) {
     this.#s = s;
@@ -88,77 +80,54 @@ class BunConnection implements Conn {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return true;
-    if (this.#corked > 0) {
-      this.#held.push(chunk);
-      this.#heldBytes += chunk.byteLength;
-      if (this.#queued + this.#heldBytes < HIGH_WATER) return true;
-      this.#wantDrain = true;
-      return false;
+    // Held while corked, or behind what waits for Bun's drain.
+    if (this.#queue.corked || this.#queue.pending) return this.#queue.push(chunk);
+    const n = this.#s.write(chunk);
+    if (n >= chunk.byteLength) return true;
+    if (n < 0) {
+      this.#writeFailed();
+      return true;
     }
-    if (this.#queue.length === 0) {
-      const n = this.#s.write(chunk);
-      if (n >= chunk.byteLength) return true;
-      if (n < 0) {
-        this.#writeFailed();
-        return true;
-      }
-      chunk = chunk.subarray(n);
-    }
-    this.#queue.push(chunk);
-    this.#queued += chunk.byteLength;
-    if (this.#queued >= HIGH_WATER) {
-      this.#wantDrain = true;
-      return false;
-    }
-    return true;
+    return this.#queue.push(chunk.subarray(n));
   }
 
-  // Small writes held while corked are joined into one (one system call);
-  // large ones go out as they are rather than be copied.
+  // Small writes held while corked go out joined, in one system call.
   cork(): void {
-    this.#corked++;
+    this.#queue.cork();
   }
 
   uncork(): void {
-    if (this.#corked > 0 && --this.#corked === 0) this.#release();
+    if (this.#queue.uncork()) this.flush();
   }
 
-  #release(): void {
-    const held = this.#held;
-    if (held.length === 0) return;
-    const bytes = this.#heldBytes;
-    this.#held = [];
-    this.#heldBytes = 0;
-    if (held.length === 1 || bytes > JOIN_LIMIT) { for (const c of held) this.write(c); }
-    else this.write(joinShared(held));
-    // Backpressure was reported while corked, but the kernel took it all.
-    if (this.#wantDrain && this.#queued === 0) {
-      this.#wantDrain = false;
-      this.handler.onDrain();
-    }
-  }
-
+  /** Writes what is queued (on Bun's drain, and when uncorked). */
   flush(): void {
-    const q = this.#queue;
-    while (q.length > 0) {
-      const c = q[0];
-      const n = this.#s.write(c);
-      if (n < 0) {
-        this.#writeFailed();
-        return;
-      }
-      this.#queued -= n;
-      if (n < c.byteLength) {
-        q[0] = c.subarray(n);
-        return;
-      }
-      q.shift();
-    }
+    if (this.#closed || !this.#send()) return;
     if (this.#ending) this.#halfClose();
-    if (this.#wantDrain) {
-      this.#wantDrain = false;
-      this.handler.onDrain();
+    if (this.#queue.drained()) this.handler.onDrain();
+  }
+
+  // Writes the queue in order; false when the kernel took only part of it
+  // (the rest waits for Bun's drain) or the write failed.
+  #send(): boolean {
+    while (this.#queue.pending) {
+      const batch = this.#queue.take();
+      for (let i = 0; i < batch.length; i++) {
+        const c = batch[i];
+        const n = this.#s.write(c);
+        if (n < 0) {
+          this.#writeFailed();
+          return false;
+        }
+        this.#queue.written(n);
+        if (n < c.byteLength) {
+          batch[i] = c.subarray(n);
+          this.#queue.putBack(batch.slice(i));
+          return false;
+        }
+      }
     }
+    return true;
   }
 
   // Bun's `end()` closes the socket outright once its buffer is sent; bytes
@@ -181,17 +150,16 @@ class BunConnection implements Conn {
 
   end(): void {
     if (this.#closed || this.#ending) return;
-    this.#corked = 0;
-    this.#release();
+    this.#queue.uncorkAll();
     this.#ending = true;
     this.resume();
-    if (this.#queue.length === 0) this.#halfClose();
+    // FIN once everything is sent: now, or on Bun's drain.
+    if (this.#send()) this.#halfClose();
   }
 
   destroy(): void {
     if (this.#closed) return;
-    this.#queue.length = 0;
-    this.#held.length = 0;
+    this.#queue.clear();
     this.#s.end();
     this.closed();
   }
@@ -205,10 +173,7 @@ class BunConnection implements Conn {
   #writeFailed(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.length = 0;
-    this.#queued = 0;
-    this.#held.length = 0;
-    this.#heldBytes = 0;
+    this.#queue.clear();
     this.#s.end();
     const error = this.error ?? Object.assign(new Error("write failed: the connection is closed"), { code: "EPIPE" });
     queueMicrotask(() => this.handler.onClose(error));

@@ -10,7 +10,7 @@
  */
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
-import { joinShared } from "../src/http/bytes.ts";
+import { WriteQueue } from "./write_queue.ts";
 
 // The part of the Deno namespace this adapter uses, declared here so that
 // the file type-checks under tsc without Deno's global types.
@@ -47,8 +47,6 @@ interface DenoApi {
 
 const SMALL = 1024; // enough for a typical request head; idle connections hold only this
 const LARGE = 64 * 1024;
-const HIGH_WATER = 64 * 1024;
-const JOIN_LIMIT = 16 * 1024;
 // Accept errors that concern the listener rather than one connection: out
 // of descriptors (or kernel memory), every accept fails until some are freed.
 const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
@@ -67,11 +65,8 @@ class DenoConnection implements Conn {
   #closed = false;
   #paused = false;
   #resume: (() => void) | null = null;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
+  #queue = new WriteQueue();
   #writing = false;
-  #corked = 0;
-  #wantDrain = false;
   #ending = false;
   #writeClosed = false;
   #readEnded = false;
@@ -110,35 +105,21 @@ class DenoConnection implements Conn {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return true;
-    this.#queue.push(chunk);
-    this.#queued += chunk.byteLength;
-    if (!this.#writing && this.#corked === 0) void this.#flush();
-    if (this.#queued >= HIGH_WATER) {
-      this.#wantDrain = true;
-      return false;
-    }
-    return true;
+    const room = this.#queue.push(chunk);
+    if (!this.#writing && !this.#queue.corked) void this.#flush();
+    return room;
   }
 
   async #flush(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const q = this.#queue;
-        this.#queue = [];
-        let total = 0;
-        for (const c of q) total += c.byteLength;
-        // Small writes are joined into one; large ones are written as they
-        // are (a copy of 64 KiB costs more than the extra operation).
-        for (const chunk of q.length === 1 || total > JOIN_LIMIT ? q : [joinShared(q)]) {
+      while (this.#queue.pending && !this.#closed) {
+        for (const chunk of this.#queue.take()) {
           let off = await this.#conn.write(chunk);
           while (off < chunk.byteLength) off += await this.#conn.write(chunk.subarray(off));
-          this.#queued -= chunk.byteLength;
+          this.#queue.written(chunk.byteLength);
         }
-        if (this.#wantDrain && this.#queued < HIGH_WATER) {
-          this.#wantDrain = false;
-          this.handler.onDrain();
-        }
+        if (this.#queue.drained()) this.handler.onDrain();
       }
     } catch (e) {
       this.#close(e instanceof Error ? e : new Error(String(e)));
@@ -152,11 +133,11 @@ class DenoConnection implements Conn {
   // Each write is an operation that resolves later: writes made while
   // corked go out joined, as one.
   cork(): void {
-    this.#corked++;
+    this.#queue.cork();
   }
 
   uncork(): void {
-    if (this.#corked > 0 && --this.#corked === 0 && !this.#writing && this.#queue.length > 0) void this.#flush();
+    if (this.#queue.uncork() && !this.#writing && this.#queue.pending) void this.#flush();
   }
 
   async #finishEnd(): Promise<void> {
@@ -173,11 +154,11 @@ class DenoConnection implements Conn {
   end(): void {
     if (this.#closed || this.#ending) return;
     this.#ending = true;
-    this.#corked = 0;
+    this.#queue.uncorkAll();
     // Keep reading: the core discards what arrives, and we see the peer's FIN.
     this.resume();
     if (this.#writing) return;
-    if (this.#queue.length > 0) void this.#flush(); // written while corked; ends when done
+    if (this.#queue.pending) void this.#flush(); // written while corked; ends when done
     else void this.#finishEnd();
   }
 
