@@ -1,0 +1,395 @@
+/**
+ * The incremental frame reader of a server-side WebSocket (RFC 6455 §5),
+ * with the checks a server must make: client frames masked, no reserved bits
+ * or opcodes, control frames whole and short, continuation frames only inside
+ * a message, text valid UTF-8 (checked piece by piece as bytes arrive, so an
+ * invalid sequence fails at once, even split across fragments), messages no
+ * larger than `maxPayload` (after decompression).
+ *
+ * @module
+ */
+
+import type { DeflateCodec } from "./deflate.ts";
+import {
+  CLOSE_INVALID_DATA,
+  CLOSE_PROTOCOL_ERROR,
+  CLOSE_TOO_BIG,
+  isValidWireCloseCode,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from "./frame.ts";
+
+/** What the receiver reports, in wire order. */
+export interface ReceiverSink {
+  /** A whole text message. */
+  onText(text: string): void;
+  /** A whole binary message. The bytes are the receiver's own: keep them. */
+  onBinary(data: Uint8Array): void;
+  /** A ping, with its payload. */
+  onPing(payload: Uint8Array): void;
+  /** A pong, with its payload. */
+  onPong(payload: Uint8Array): void;
+  /** A close frame; `code` is 1005 when the frame had none. Nothing is read after it. */
+  onCloseFrame(code: number, reason: string): void;
+  /** The peer broke the protocol: fail the connection with `code`. Nothing is read after it. */
+  onProtocolError(code: number, reason: string): void;
+  /** Stop reading the socket (a message is being decompressed). */
+  pause(): void;
+  /** Read the socket again. */
+  resume(): void;
+}
+
+const HEADER = 0;
+const PAYLOAD = 1;
+
+const fatal = new TextDecoder("utf-8", { fatal: true });
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Parses frames from the bytes of one connection and reports messages to a
+ * {@link ReceiverSink}.
+ */
+export class Receiver {
+  readonly #sink: ReceiverSink;
+  readonly #maxPayload: number;
+  /** Compressed bytes one message may have: incompressible data grows a little under deflate. */
+  readonly #maxCompressed: number;
+  readonly #codec: DeflateCodec | undefined;
+
+  #state = HEADER;
+  #dead = false;
+  /** A partial frame header carried over from the previous chunk. */
+  #head: Uint8Array | null = null;
+  /** Owned chunks waiting while a message is being inflated. */
+  #queue: Uint8Array[] = [];
+  #busy = false;
+
+  // The frame being read.
+  #fin = false;
+  #opcode = 0;
+  #len = 0;
+  #got = 0;
+  #payload: Uint8Array = EMPTY;
+  #mask = new Uint8Array(4);
+  #mask32 = new Uint32Array(this.#mask.buffer);
+
+  // The message being assembled.
+  #msgOpcode = 0;
+  #msgCompressed = false;
+  #msgSize = 0;
+  #wireSize = 0;
+  #parts: Uint8Array[] = [];
+  #text = "";
+  #decoder: TextDecoder | null = null;
+
+  /** Creates a receiver; `codec` is set when permessage-deflate was agreed. */
+  constructor(sink: ReceiverSink, maxPayload: number, codec?: DeflateCodec) {
+    this.#sink = sink;
+    this.#maxPayload = maxPayload;
+    this.#maxCompressed = maxPayload + Math.floor(maxPayload / 64) + 1024;
+    this.#codec = codec;
+  }
+
+  /** True once a close frame or a protocol error ended reading. */
+  get done(): boolean {
+    return this.#dead;
+  }
+
+  /** Stops everything: later bytes are ignored. */
+  stop(): void {
+    this.#dead = true;
+    this.#queue = [];
+  }
+
+  /** Feeds bytes. `chunk` is only read during the call. */
+  push(chunk: Uint8Array): void {
+    if (this.#dead) return;
+    if (this.#busy) {
+      this.#queue.push(chunk.slice());
+      return;
+    }
+    this.#process(chunk);
+  }
+
+  #process(input: Uint8Array): void {
+    let data = input;
+    if (this.#head !== null) {
+      data = new Uint8Array(this.#head.byteLength + input.byteLength);
+      data.set(this.#head);
+      data.set(input, this.#head.byteLength);
+      this.#head = null;
+    }
+    let pos = 0;
+    const end = data.byteLength;
+    while (!this.#dead) {
+      if (this.#state === HEADER) {
+        const used = this.#readHeader(data, pos, end);
+        if (used === 0) {
+          if (pos < end) this.#head = data.slice(pos, end);
+          return;
+        }
+        if (used < 0) return; // failed
+        pos += used;
+        this.#state = PAYLOAD;
+        if (this.#len === 0) {
+          this.#state = HEADER;
+          this.#frameDone();
+          if (this.#busy) {
+            if (pos < end) this.#queue.unshift(data.slice(pos, end));
+            return;
+          }
+        }
+        continue;
+      }
+      // PAYLOAD
+      if (pos >= end) return;
+      const n = Math.min(this.#len - this.#got, end - pos);
+      const at = this.#got;
+      this.#payload.set(data.subarray(pos, pos + n), at);
+      this.#unmask(at, n);
+      this.#got += n;
+      pos += n;
+      if (this.#opcode < 8 && this.#msgOpcode === OP_TEXT && !this.#msgCompressed) {
+        if (!this.#decodeText(this.#payload.subarray(at, at + n))) return;
+      }
+      if (this.#got < this.#len) return;
+      this.#state = HEADER;
+      this.#frameDone();
+      if (this.#busy) {
+        if (pos < end) this.#queue.unshift(data.slice(pos, end));
+        return;
+      }
+    }
+  }
+
+  /**
+   * Reads a frame header at `pos`. Returns its length, 0 when incomplete, or
+   * -1 when it broke a rule (the connection is then failing).
+   */
+  #readHeader(d: Uint8Array, pos: number, end: number): number {
+    if (end - pos < 2) return 0;
+    const b0 = d[pos];
+    const b1 = d[pos + 1];
+    const len7 = b1 & 0x7f;
+    const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + 4;
+    if ((b1 & 0x80) === 0) return this.#fail(CLOSE_PROTOCOL_ERROR, "client frames must be masked");
+    if (end - pos < size) {
+      // Check what is already known, so that a bad frame fails before its tail arrives.
+      const early = this.#checkStart(b0, len7);
+      return early < 0 ? early : 0;
+    }
+    if (this.#checkStart(b0, len7) < 0) return -1;
+    let len = len7;
+    let p = pos + 2;
+    if (len7 === 126) {
+      len = (d[p] << 8) | d[p + 1];
+      p += 2;
+    } else if (len7 === 127) {
+      const hi = ((d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3]) >>> 0;
+      const lo = ((d[p + 4] << 24) | (d[p + 5] << 16) | (d[p + 6] << 8) | d[p + 7]) >>> 0;
+      if (hi & 0x80000000) return this.#fail(CLOSE_PROTOCOL_ERROR, "the most significant bit of a 64-bit length must be 0");
+      // Anything this large is over every limit; avoid losing precision.
+      len = hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * 0x100000000 + lo;
+      p += 8;
+    }
+    const opcode = b0 & 0x0f;
+    if (opcode < 8) {
+      if (this.#msgCompressed || (b0 & 0x40) !== 0) {
+        if (this.#wireSize + len > this.#maxCompressed) {
+          return this.#fail(CLOSE_TOO_BIG, `message exceeds maxPayload (${this.#maxPayload} bytes)`);
+        }
+      } else if (this.#msgSize + len > this.#maxPayload) {
+        return this.#fail(CLOSE_TOO_BIG, `message exceeds maxPayload (${this.#maxPayload} bytes)`);
+      }
+    }
+    this.#mask[0] = d[p];
+    this.#mask[1] = d[p + 1];
+    this.#mask[2] = d[p + 2];
+    this.#mask[3] = d[p + 3];
+    this.#fin = (b0 & 0x80) !== 0;
+    this.#opcode = opcode;
+    if (opcode === OP_TEXT || opcode === OP_BINARY) {
+      this.#msgOpcode = opcode;
+      this.#msgCompressed = (b0 & 0x40) !== 0;
+    }
+    this.#len = len;
+    this.#got = 0;
+    this.#payload = len === 0 ? EMPTY : new Uint8Array(len);
+    return size;
+  }
+
+  /** The checks that need only the first two bytes. Returns -1 after failing, else 0. */
+  #checkStart(b0: number, len7: number): number {
+    const opcode = b0 & 0x0f;
+    const fin = (b0 & 0x80) !== 0;
+    if ((b0 & 0x30) !== 0) return this.#fail(CLOSE_PROTOCOL_ERROR, "reserved bits RSV2/RSV3 set");
+    if (opcode >= 8) {
+      if (opcode > OP_PONG) return this.#fail(CLOSE_PROTOCOL_ERROR, `reserved opcode 0x${opcode.toString(16)}`);
+      if (!fin) return this.#fail(CLOSE_PROTOCOL_ERROR, "control frames must not be fragmented");
+      if (len7 > 125) return this.#fail(CLOSE_PROTOCOL_ERROR, "control frame payload over 125 bytes");
+      if ((b0 & 0x40) !== 0) return this.#fail(CLOSE_PROTOCOL_ERROR, "RSV1 set on a control frame");
+      return 0;
+    }
+    if (opcode > OP_BINARY) return this.#fail(CLOSE_PROTOCOL_ERROR, `reserved opcode 0x${opcode.toString(16)}`);
+    if (opcode === OP_CONTINUATION) {
+      if (this.#msgOpcode === 0) return this.#fail(CLOSE_PROTOCOL_ERROR, "continuation frame outside a message");
+      if ((b0 & 0x40) !== 0) return this.#fail(CLOSE_PROTOCOL_ERROR, "RSV1 set on a continuation frame");
+    } else {
+      if (this.#msgOpcode !== 0) return this.#fail(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented message");
+      if ((b0 & 0x40) !== 0 && this.#codec === undefined) {
+        return this.#fail(CLOSE_PROTOCOL_ERROR, "RSV1 set without a negotiated extension");
+      }
+    }
+    return 0;
+  }
+
+  /** Unmasks `n` payload bytes from `at`, four at a time where aligned (about 4× a byte loop on 16 KiB). */
+  #unmask(at: number, n: number): void {
+    const p = this.#payload;
+    const m = this.#mask;
+    let i = at;
+    const stop = at + n;
+    if (n >= 32) {
+      while ((i & 3) !== 0) p[i] ^= m[i & 3], i++;
+      const words = (stop - i) >>> 2;
+      const w = new Uint32Array(p.buffer, p.byteOffset + i, words);
+      const k = this.#mask32[0];
+      for (let j = 0; j < words; j++) w[j] ^= k;
+      i += words << 2;
+    }
+    for (; i < stop; i++) p[i] ^= m[i & 3];
+  }
+
+  /** Feeds text bytes to the message's streaming decoder; false after failing with 1007. */
+  #decodeText(bytes: Uint8Array): boolean {
+    try {
+      this.#decoder ??= new TextDecoder("utf-8", { fatal: true });
+      this.#text += this.#decoder.decode(bytes, { stream: true });
+      return true;
+    } catch {
+      this.#decoder = null;
+      this.#fail(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message");
+      return false;
+    }
+  }
+
+  #frameDone(): void {
+    const opcode = this.#opcode;
+    const payload = this.#payload;
+    this.#payload = EMPTY;
+    if (opcode >= 8) return this.#control(opcode, payload);
+    if (this.#msgCompressed) return this.#inflate(payload);
+    this.#msgSize += payload.byteLength;
+    if (this.#msgOpcode === OP_BINARY && payload.byteLength > 0) this.#parts.push(payload);
+    if (this.#fin) this.#deliver();
+  }
+
+  #control(opcode: number, payload: Uint8Array): void {
+    if (opcode === OP_PING) return this.#sink.onPing(payload);
+    if (opcode === OP_PONG) return this.#sink.onPong(payload);
+    // OP_CLOSE
+    if (payload.byteLength === 1) {
+      this.#fail(CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload");
+      return;
+    }
+    let code = 1005;
+    let reason = "";
+    if (payload.byteLength >= 2) {
+      code = (payload[0] << 8) | payload[1];
+      if (!isValidWireCloseCode(code)) {
+        this.#fail(CLOSE_PROTOCOL_ERROR, `invalid close code ${code}`);
+        return;
+      }
+      try {
+        reason = fatal.decode(payload.subarray(2));
+      } catch {
+        this.#fail(CLOSE_INVALID_DATA, "invalid UTF-8 in a close reason");
+        return;
+      }
+    }
+    this.#dead = true;
+    this.#queue = [];
+    this.#sink.onCloseFrame(code, reason);
+  }
+
+  #inflate(payload: Uint8Array): void {
+    const fin = this.#fin;
+    const text = this.#msgOpcode === OP_TEXT;
+    this.#wireSize += payload.byteLength;
+    this.#busy = true;
+    this.#sink.pause();
+    const sink = (chunk: Uint8Array): boolean => {
+      if (this.#dead) return false;
+      this.#msgSize += chunk.byteLength;
+      if (this.#msgSize > this.#maxPayload) {
+        this.#fail(CLOSE_TOO_BIG, `message exceeds maxPayload (${this.#maxPayload} bytes) after decompression`);
+        return false;
+      }
+      if (text) return this.#decodeText(chunk);
+      this.#parts.push(chunk);
+      return true;
+    };
+    this.#codec!.inflate(payload, fin, sink).then((ok) => {
+      this.#busy = false;
+      if (this.#dead) return;
+      if (!ok) {
+        this.#fail(CLOSE_INVALID_DATA, "invalid compressed data");
+        return;
+      }
+      if (fin) this.#deliver();
+      this.#sink.resume();
+      while (!this.#busy && !this.#dead && this.#queue.length > 0) this.#process(this.#queue.shift()!);
+    });
+  }
+
+  #deliver(): void {
+    const opcode = this.#msgOpcode;
+    this.#msgOpcode = 0;
+    this.#msgCompressed = false;
+    this.#msgSize = 0;
+    this.#wireSize = 0;
+    if (opcode === OP_TEXT) {
+      let text = this.#text;
+      this.#text = "";
+      if (this.#decoder !== null) {
+        try {
+          text += this.#decoder.decode();
+        } catch {
+          this.#decoder = null;
+          this.#fail(CLOSE_INVALID_DATA, "text message ends inside a UTF-8 sequence");
+          return;
+        }
+      }
+      this.#sink.onText(text);
+      return;
+    }
+    const parts = this.#parts;
+    this.#parts = [];
+    this.#sink.onBinary(parts.length === 1 ? parts[0] : concat(parts));
+  }
+
+  #fail(code: number, reason: string): -1 {
+    if (!this.#dead) {
+      this.#dead = true;
+      this.#queue = [];
+      this.#sink.onProtocolError(code, reason);
+    }
+    return -1;
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
