@@ -1,0 +1,447 @@
+/**
+ * WebSocket over real sockets under node, deno and bun: the handshake, every
+ * framing rule of RFC 6455 with raw frames, permessage-deflate, idle pings,
+ * backpressure, the close handshake, and ownership by the request's group.
+ */
+import zlib from "node:zlib";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { printStderrOnFailure, RUNTIMES, type RunningServer, startServer } from "../helpers/runtime.ts";
+import { sleep, uniqueId } from "../helpers/util.ts";
+import { clientFrame, closeBody } from "../helpers/ws_frames.ts";
+import { TEST_ACCEPT, WsRaw } from "../helpers/ws_raw.ts";
+
+const TEXT = 1, BINARY = 2, CLOSE = 8, PING = 9, PONG = 10, CONT = 0;
+
+/** A raw client's payload compressed for permessage-deflate (sync-flushed, tail removed). */
+function deflate(data: string | Uint8Array): Uint8Array {
+  const c = zlib.deflateRawSync(typeof data === "string" ? Buffer.from(data) : data, {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
+  return c.subarray(0, c.length - 4);
+}
+function inflate(data: Uint8Array): Buffer {
+  return zlib.inflateRawSync(Buffer.concat([data, Buffer.from([0, 0, 255, 255])]), {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
+}
+
+describe.each(RUNTIMES)("WebSocket on %s", (runtime) => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(runtime, "ws.mjs");
+  });
+  afterAll(() => server?.stop());
+  beforeEach((ctx) => printStderrOnFailure(ctx, runtime, () => server));
+
+  const connect = (path = "/echo", o?: Parameters<typeof WsRaw.connect>[2]) => WsRaw.connect(server.port, path, o);
+  const closedRecord = async (id: string) => (await fetch(`${server.url}/closed?id=${id}`)).json();
+
+  /** Expects the server to fail the connection with `code`: a close frame, then TCP closed. */
+  async function expectFail(c: WsRaw, code: number): Promise<void> {
+    const f = await c.next();
+    expect([f.opcode, f.code]).toEqual([CLOSE, code]);
+    await c.waitClosed();
+  }
+
+  describe("handshake", () => {
+    it("answers a valid upgrade with 101 and the accept key, and a plain GET with the app", async () => {
+      const c = await connect();
+      expect(c.status).toBe(101);
+      expect(c.headers.get("upgrade")?.toLowerCase()).toBe("websocket");
+      expect(c.headers.get("connection")?.toLowerCase()).toBe("upgrade");
+      expect(c.headers.get("sec-websocket-accept")).toBe(TEST_ACCEPT);
+      expect(c.headers.has("sec-websocket-extensions")).toBe(false);
+      c.destroy();
+      expect(await (await fetch(`${server.url}/echo`)).text()).toBe("plain");
+    });
+
+    it("answers a missing or malformed key with 400", async () => {
+      for (const key of [null, "", "c2hvcnQ=", "dGhlIHNhbXBsZSBub25jZQ", "not base64 at all!!!!!=="]) {
+        const c = await connect("/echo", { headers: { "sec-websocket-key": key } });
+        expect(c.status, String(key)).toBe(400);
+        c.destroy();
+      }
+    });
+
+    it("answers any version but 13 with 426 and Sec-WebSocket-Version: 13", async () => {
+      for (const v of ["12", "8", "14", "13, 8", null]) {
+        const c = await connect("/echo", { headers: { "sec-websocket-version": v } });
+        expect(c.status, String(v)).toBe(426);
+        expect(c.headers.get("sec-websocket-version")).toBe("13");
+        c.destroy();
+      }
+    });
+
+    it("treats bytes after the request head in the same packet as frames", async () => {
+      const extra = Buffer.concat([clientFrame(TEXT, "first"), clientFrame(BINARY, [1, 2, 3])]);
+      const c = await connect("/echo", { extra });
+      expect(c.status).toBe(101);
+      const a = await c.next();
+      const b = await c.next();
+      expect([a.opcode, a.text]).toEqual([TEXT, "first"]);
+      expect([b.opcode, Array.from(b.payload)]).toEqual([BINARY, [1, 2, 3]]);
+      c.destroy();
+    });
+
+    it("selects a subprotocol the client offered, and none otherwise", async () => {
+      const c = await connect("/echo?protocol=mqtt&protocol=chat", {
+        headers: { "sec-websocket-protocol": "chat, superchat" },
+      });
+      expect(c.headers.get("sec-websocket-protocol")).toBe("chat");
+      c.send(clientFrame(TEXT, "whoami"));
+      const who = JSON.parse((await c.next()).text);
+      expect(who).toMatchObject({ runtime, protocol: "chat", extensions: "" });
+      expect(who.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/echo\?/);
+      c.destroy();
+      const d = await connect("/echo?protocol=mqtt", { headers: { "sec-websocket-protocol": "chat" } });
+      expect(d.status).toBe(101);
+      expect(d.headers.has("sec-websocket-protocol")).toBe(false);
+      d.destroy();
+    });
+  });
+
+  describe("frames", () => {
+    it("echoes text and binary in order, with 16- and 64-bit lengths", async () => {
+      const c = await connect();
+      const big = new Uint8Array(70_000).map((_, i) => i % 251);
+      c.send(Buffer.concat([clientFrame(TEXT, "héllo"), clientFrame(BINARY, big), clientFrame(TEXT, "x".repeat(300))]));
+      expect((await c.next()).text).toBe("héllo");
+      const b = await c.next();
+      expect(b.opcode).toBe(BINARY);
+      expect(Buffer.from(b.payload).equals(Buffer.from(big))).toBe(true);
+      expect((await c.next()).text).toBe("x".repeat(300));
+      c.destroy();
+    });
+
+    it("closes with 1002 on an unmasked client frame", async () => {
+      const c = await connect();
+      c.send(clientFrame(TEXT, "x", { mask: false }));
+      await expectFail(c, 1002);
+    });
+
+    it("closes with 1002 on reserved bits, reserved opcodes and bad control frames", async () => {
+      const bad: [string, Uint8Array][] = [
+        ["RSV1 without an extension", clientFrame(TEXT, "x", { rsv: 4 })],
+        ["RSV2", clientFrame(TEXT, "x", { rsv: 2 })],
+        ["RSV3", clientFrame(BINARY, "x", { rsv: 1 })],
+        ["opcode 3", clientFrame(3, "x")],
+        ["opcode 0xB", clientFrame(0xb, "x")],
+        ["fragmented ping", clientFrame(PING, "x", { fin: false })],
+        ["126-byte ping", clientFrame(PING, "x".repeat(126))],
+        ["126-byte close", clientFrame(CLOSE, "x".repeat(126))],
+        ["continuation without a message", clientFrame(CONT, "x")],
+        ["close code 1005 on the wire", clientFrame(CLOSE, closeBody(1005))],
+        ["1-byte close payload", clientFrame(CLOSE, [3])],
+      ];
+      for (const [name, frame] of bad) {
+        const c = await connect("/echo?compress=0", {
+          headers: { "sec-websocket-extensions": "permessage-deflate" },
+        });
+        c.send(frame);
+        const f = await c.next();
+        expect([f.opcode, f.code], name).toEqual([CLOSE, 1002]);
+        await c.waitClosed();
+      }
+      const c = await connect();
+      c.send(Buffer.concat([clientFrame(TEXT, "a", { fin: false }), clientFrame(TEXT, "b")]));
+      await expectFail(c, 1002);
+    });
+
+    it("closes with 1007 on invalid UTF-8 split across fragments, before the message ends", async () => {
+      const c = await connect();
+      c.send(clientFrame(TEXT, [0x68, 0xce], { fin: false }));
+      c.send(clientFrame(CONT, [0xba, 0xf4], { fin: false }));
+      await sleep(50);
+      expect(c.pending()).toBe(0);
+      expect(c.isOpen).toBe(true);
+      // F4 90 is past U+10FFFF: the server must not wait for the final fragment.
+      c.send(clientFrame(CONT, [0x90], { fin: false }));
+      await expectFail(c, 1007);
+    });
+
+    it("closes with 1007 on invalid UTF-8 in a frame whose tail has not arrived, and in a close reason", async () => {
+      const c = await connect();
+      const frame = clientFrame(TEXT, Buffer.concat([Buffer.from([0x41, 0xc0, 0x80]), Buffer.alloc(10_000, 0x41)]));
+      c.send(frame.subarray(0, 200));
+      await expectFail(c, 1007);
+      const d = await connect();
+      d.send(clientFrame(CLOSE, Buffer.concat([closeBody(1000), Buffer.from([0xff])])));
+      await expectFail(d, 1007);
+    });
+
+    it("closes with 1009 when a message exceeds maxPayload, fragmented or not", async () => {
+      const c = await connect("/echo?maxPayload=1000");
+      c.send(clientFrame(BINARY, new Uint8Array(1000)));
+      expect((await c.next()).payload.byteLength).toBe(1000);
+      c.send(clientFrame(BINARY, new Uint8Array(1001)));
+      await expectFail(c, 1009);
+      const d = await connect("/echo?maxPayload=1000");
+      d.send(clientFrame(TEXT, "a".repeat(600), { fin: false }));
+      d.send(clientFrame(CONT, "a".repeat(600)).subarray(0, 8)); // the header is enough
+      await expectFail(d, 1009);
+      // A 64-bit length of 2^40: refused from the header, nothing allocated.
+      const e = await connect("/echo?maxPayload=1000");
+      e.send(new Uint8Array([0x82, 0xff, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4]));
+      await expectFail(e, 1009);
+    });
+
+    it("answers pings between fragments at once with the same payload, then the message", async () => {
+      const c = await connect();
+      c.send(clientFrame(TEXT, "Hel", { fin: false }));
+      c.send(clientFrame(PING, "ping-1"));
+      const pong = await c.next();
+      expect([pong.opcode, pong.text]).toEqual([PONG, "ping-1"]);
+      c.send(clientFrame(CONT, "lo", { fin: false }));
+      c.send(clientFrame(PING, [0, 255, 1]));
+      const pong2 = await c.next();
+      expect([pong2.opcode, Array.from(pong2.payload)]).toEqual([PONG, [0, 255, 1]]);
+      c.send(clientFrame(PONG, "unsolicited"));
+      c.send(clientFrame(CONT, "!"));
+      const m = await c.next();
+      expect([m.opcode, m.text]).toEqual([TEXT, "Hello!"]);
+      c.destroy();
+    });
+  });
+
+  describe("close handshake", () => {
+    it("echoes the client's close, closes TCP first, and reports a clean close; the request group closes", async () => {
+      const id = uniqueId("ws");
+      const c = await connect(`/echo?id=${id}`);
+      c.send(clientFrame(CLOSE, closeBody(4001, "client done")));
+      const f = await c.next();
+      expect([f.opcode, f.code]).toEqual([CLOSE, 4001]);
+      await c.waitClosed();
+      expect(c.gotEnd).toBe(true);
+      expect(await closedRecord(id)).toEqual({
+        opened: true,
+        code: 4001,
+        reason: "client done",
+        wasClean: true,
+        readyState: 3,
+        groupClosed: true,
+      });
+    });
+
+    it("server close(): close frame after queued messages, then TCP closed once the client echoes", async () => {
+      const id = uniqueId("ws");
+      const c = await connect(`/echo?id=${id}`);
+      c.send(Buffer.concat([clientFrame(TEXT, "one"), clientFrame(TEXT, "close-me")]));
+      expect((await c.next()).text).toBe("one");
+      const f = await c.next();
+      expect([f.opcode, f.code, f.reason]).toEqual([CLOSE, 4000, "as asked"]);
+      await sleep(50);
+      expect(c.isOpen).toBe(true);
+      c.send(clientFrame(CLOSE, closeBody(4000)));
+      await c.waitClosed();
+      expect(await closedRecord(id)).toMatchObject({ code: 4000, reason: "as asked", wasClean: true, groupClosed: true });
+    });
+
+    it("reports 1006, not clean, when the client drops the connection", async () => {
+      const id = uniqueId("ws");
+      const c = await connect(`/echo?id=${id}`);
+      c.send(clientFrame(TEXT, "hi"));
+      await c.next();
+      c.destroy();
+      expect(await closedRecord(id)).toMatchObject({ code: 1006, wasClean: false, groupClosed: true });
+    });
+
+    it("reports the failure code and an error event after a protocol error", async () => {
+      const id = uniqueId("ws");
+      const c = await connect(`/echo?id=${id}`);
+      c.send(clientFrame(TEXT, "x", { mask: false }));
+      await expectFail(c, 1002);
+      expect(await closedRecord(id)).toMatchObject({
+        code: 1002,
+        wasClean: false,
+        error: "client frames must be masked",
+        groupClosed: true,
+      });
+    });
+  });
+
+  describe("permessage-deflate", () => {
+    const offer = (ext: string) => connect("/echo", { headers: { "sec-websocket-extensions": ext } });
+
+    it("negotiates, inflates compressed messages and compresses large answers with context takeover", async () => {
+      const c = await offer("permessage-deflate; client_max_window_bits");
+      expect(c.headers.get("sec-websocket-extensions")).toBe("permessage-deflate; client_max_window_bits=15");
+      // The client keeps its context: the second message refers back to the first.
+      const ctx = zlib.createDeflateRaw();
+      const compress = async (s: string) => {
+        const chunks: Buffer[] = [];
+        ctx.on("data", (d: Buffer) => chunks.push(d));
+        ctx.write(s);
+        await new Promise<void>((r) => ctx.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+        ctx.removeAllListeners("data");
+        const all = Buffer.concat(chunks);
+        return all.subarray(0, all.length - 4);
+      };
+      const text = "the quick brown fox jumps over the lazy dog ".repeat(100);
+      c.send(clientFrame(TEXT, await compress(text), { rsv: 4 }));
+      c.send(clientFrame(TEXT, await compress(text), { rsv: 4 }));
+      c.send(clientFrame(TEXT, "small, not compressed"));
+      const inflater = zlib.createInflateRaw();
+      const serverInflate = async (p: Uint8Array) => {
+        const chunks: Buffer[] = [];
+        inflater.on("data", (d: Buffer) => chunks.push(d));
+        inflater.write(Buffer.concat([p, Buffer.from([0, 0, 255, 255])]));
+        await new Promise<void>((r) => inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+        inflater.removeAllListeners("data");
+        return Buffer.concat(chunks).toString();
+      };
+      const a = await c.next();
+      const b = await c.next();
+      expect([a.rsv, b.rsv]).toEqual([4, 4]);
+      expect(await serverInflate(a.payload)).toBe(text);
+      // With context takeover the server's second copy is a back-reference: a few bytes.
+      expect(b.payload.byteLength).toBeLessThan(a.payload.byteLength / 2);
+      expect(await serverInflate(b.payload)).toBe(text);
+      const s = await c.next();
+      expect([s.rsv, s.text]).toEqual([0, "small, not compressed"]);
+      c.destroy();
+    });
+
+    it("honours server_no_context_takeover and server_max_window_bits", async () => {
+      const c = await offer("permessage-deflate; server_no_context_takeover; server_max_window_bits=10");
+      expect(c.headers.get("sec-websocket-extensions")).toBe(
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+      );
+      const text = "abcdefghij".repeat(300);
+      c.send(clientFrame(TEXT, deflate(text), { rsv: 4 }));
+      c.send(clientFrame(TEXT, deflate(text), { rsv: 4 }));
+      const a = await c.next();
+      const b = await c.next();
+      // Each message inflates on its own, with a fresh 1 KiB-window inflater.
+      for (const f of [a, b]) {
+        expect(f.rsv).toBe(4);
+        const out = zlib.inflateRawSync(Buffer.concat([f.payload, Buffer.from([0, 0, 255, 255])]), {
+          windowBits: 10,
+          finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        });
+        expect(out.toString()).toBe(text);
+      }
+      c.destroy();
+    });
+
+    it("declines offers it cannot honour", async () => {
+      const c = await offer("permessage-deflate; server_max_window_bits=8, permessage-deflate; foo=1");
+      expect(c.status).toBe(101);
+      expect(c.headers.has("sec-websocket-extensions")).toBe(false);
+      c.send(clientFrame(TEXT, deflate("x".repeat(50)), { rsv: 4 }));
+      await expectFail(c, 1002);
+    });
+
+    it("reads a compressed message split into fragments, and fails 1007 on invalid UTF-8 inside it", async () => {
+      const c = await offer("permessage-deflate");
+      const body = deflate("fragmented and compressed ".repeat(20));
+      c.send(clientFrame(TEXT, body.subarray(0, 10), { rsv: 4, fin: false }));
+      c.send(clientFrame(CONT, body.subarray(10)));
+      expect(inflate((await c.next()).payload).toString()).toBe("fragmented and compressed ".repeat(20));
+      c.send(clientFrame(TEXT, deflate(Buffer.from([0x41, 0xff])), { rsv: 4 }));
+      await expectFail(c, 1007);
+    });
+
+    it("closes a compression bomb with 1009 without inflating it", async () => {
+      const before = (await (await fetch(`${server.url}/stats`)).json()).rss;
+      const c = await connect("/echo?maxPayload=1048576", {
+        headers: { "sec-websocket-extensions": "permessage-deflate" },
+      });
+      // 256 MiB of zeros in about 250 KiB.
+      const bomb = deflate(new Uint8Array(256 << 20));
+      expect(bomb.byteLength).toBeLessThan(1 << 20);
+      c.send(clientFrame(BINARY, bomb, { rsv: 4 }));
+      await expectFail(c, 1009);
+      const after = (await (await fetch(`${server.url}/stats`)).json()).rss;
+      expect(after - before).toBeLessThan(32 << 20);
+    });
+  });
+
+  it("pings after idleTimeout and closes with 1006 when no pong comes back", async () => {
+    const id = uniqueId("ws");
+    const c = await connect(`/echo?id=${id}&idleTimeout=0.3`);
+    const ping = await c.next(3000);
+    expect(ping.opcode).toBe(PING);
+    await c.waitClosed(3000);
+    expect(await closedRecord(id)).toMatchObject({ code: 1006, wasClean: false, groupClosed: true });
+  });
+
+  it("stays open past idleTimeout while the client answers pings", async () => {
+    const c = await connect("/echo?idleTimeout=0.2");
+    const until = Date.now() + 1500;
+    let pings = 0;
+    while (Date.now() < until) {
+      const f = await c.nextOrClose(until - Date.now()).catch(() => undefined);
+      if (f === undefined) break;
+      expect(f?.opcode).toBe(PING);
+      pings++;
+      c.send(clientFrame(PONG, f!.payload));
+    }
+    expect(pings).toBeGreaterThan(0);
+    expect(c.isOpen).toBe(true);
+    c.send(clientFrame(TEXT, "still here"));
+    expect((await c.next()).text).toBe("still here");
+    c.destroy();
+  });
+
+  it("keeps memory bounded when a client stops reading and the sender waits on bufferedAmount", async () => {
+    const id = uniqueId("flood");
+    const stats = async () => (await fetch(`${server.url}/stats?id=${id}`)).json();
+    const base = (await stats()).rss;
+    const c = await connect(`/flood?id=${id}&size=65536&total=${1 << 30}`);
+    c.socket.pause(); // stop reading: the kernel buffers fill, then the server's queue
+    let s = await stats();
+    const deadline = Date.now() + 10_000;
+    // Wait until the sender has been held back for a while.
+    while (Date.now() < deadline && (s.flood === null || s.flood.waits < 100)) {
+      await sleep(100);
+      s = await stats();
+    }
+    expect(s.flood.waits).toBeGreaterThanOrEqual(100);
+    const sentAtStall = s.flood.sent;
+    await sleep(500);
+    s = await stats();
+    expect(s.flood.sent - sentAtStall).toBeLessThanOrEqual(2 << 20);
+    expect(s.flood.sent).toBeLessThan(64 << 20); // kernel buffers plus 1 MiB, far from 1 GiB
+    expect(s.flood.maxBuffered).toBeLessThanOrEqual((1 << 20) + 65536);
+    expect(s.rss - base).toBeLessThan(8 << 20);
+    c.destroy();
+  });
+});
+
+describe.each(RUNTIMES)("WebSocket shutdown on %s", (runtime) => {
+  it("a graceful shutdown closes open sockets with 1001 and waits for their echo", async () => {
+    const server = await startServer(runtime, "ws.mjs");
+    try {
+      const c = await WsRaw.connect(server.port, "/echo");
+      c.send(clientFrame(TEXT, "hi"));
+      expect((await c.next()).text).toBe("hi");
+      await fetch(`${server.url}/shutdown?mode=graceful`);
+      const f = await c.next();
+      expect([f.opcode, f.code]).toEqual([CLOSE, 1001]);
+      c.send(clientFrame(CLOSE, closeBody(1001)));
+      await c.waitClosed();
+      const exited = await new Promise<boolean>((r) => {
+        if (server.child.exitCode !== null) return r(true);
+        server.child.once("exit", () => r(true));
+        setTimeout(() => r(false), 5000);
+      });
+      expect(exited).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("an immediate shutdown drops open sockets", async () => {
+    const server = await startServer(runtime, "ws.mjs");
+    try {
+      const c = await WsRaw.connect(server.port, "/echo");
+      c.send(clientFrame(TEXT, "hi"));
+      expect((await c.next()).text).toBe("hi");
+      await fetch(`${server.url}/shutdown?mode=now`);
+      await c.waitClosed();
+      expect(c.pending()).toBe(0); // no close frame
+    } finally {
+      await server.stop();
+    }
+  });
+});
