@@ -38,8 +38,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const HELP = `usage: node bench/run.mjs [options]      (npm run bench -- [options])
 
   --quick              short runs: 1 s per run, 2 rounds, 1 s warm-up
-  --only <s[,s]>       scenarios: hello, pipeline, echo, big, idle, json
-                       (default: hello,pipeline,echo,big,idle)
+  --only <s[,s]>       scenarios: hello, pipeline, echo, big, idle, json,
+                       ws64, ws16k (WebSocket echo, 64 B text / 16 KiB binary)
+                       (default: hello,pipeline,echo,big,idle,ws64,ws16k)
+  --ws-clients <n>     WebSocket clients for ws64/ws16k (default 50)
   --runtime <r[,r]>    runtimes: node, deno, bun (default: all three)
   --duration <s>       seconds per measured run (default 2; quick 1)
   --rounds <n>         interleaved rounds (default 4; quick 2)
@@ -71,6 +73,7 @@ const { values: argv } = parseArgs({
     warmup: { type: "string" },
     connections: { type: "string" },
     idle: { type: "string" },
+    "ws-clients": { type: "string" },
     retries: { type: "string" },
     nice: { type: "string" },
     loader: { type: "string" },
@@ -116,6 +119,7 @@ const settings = {
   warmup: intOption("warmup", 1, 0),
   connections: intOption("connections", 64),
   idleConnections: intOption("idle", 10_000),
+  wsClients: intOption("ws-clients", 50),
   pipeline: 16,
   timeoutSeconds: 5,
 };
@@ -178,7 +182,18 @@ const SCENARIOS = {
     idle: true,
   },
 };
-const DEFAULT_SCENARIOS = ["hello", "pipeline", "echo", "big", "idle"];
+// WebSocket echo: every client keeps one message in flight (send, wait for the echo, send again).
+SCENARIOS.ws64 = {
+  title: "ws 64 B",
+  what: `WebSocket echo, 64-byte text messages, ${settings.wsClients} clients, one message in flight each`,
+  ws: { size: 64, kind: "text" },
+};
+SCENARIOS.ws16k = {
+  title: "ws 16 KiB",
+  what: `WebSocket echo, 16 KiB binary messages, ${settings.wsClients} clients, one message in flight each`,
+  ws: { size: 16384, kind: "binary" },
+};
+const DEFAULT_SCENARIOS = ["hello", "pipeline", "echo", "big", "idle", "ws64", "ws16k"];
 
 /**
  * role: portico | portico-hono | anchor | anchor-hono | ceiling.
@@ -201,6 +216,16 @@ const TARGETS = [
   { runtime: "bun", role: "anchor-hono", name: "Bun.serve + Hono", file: "bun-serve-hono.mjs" },
   { runtime: "bun", role: "ceiling", name: "raw Bun.listen", file: "raw-bun.mjs" },
 ].map((t) => ({ ...t, id: `${t.runtime}/${t.role}` }));
+
+/** The WebSocket echo targets: portico, and each runtime's own WebSocket server as the anchor. */
+const WS_TARGETS = [
+  { runtime: "node", role: "portico", name: "portico", file: "ws-portico.mjs" },
+  { runtime: "node", role: "anchor", name: "ws (npm)", file: "ws-node-ws.mjs", needs: "ws" },
+  { runtime: "deno", role: "portico", name: "portico", file: "ws-portico.mjs" },
+  { runtime: "deno", role: "anchor", name: "Deno.upgradeWebSocket", file: "ws-deno.mjs" },
+  { runtime: "bun", role: "portico", name: "portico", file: "ws-portico.mjs" },
+  { runtime: "bun", role: "anchor", name: "Bun.serve websocket", file: "ws-bun.mjs" },
+].map((t) => ({ ...t, id: `${t.runtime}/ws-${t.role}` }));
 
 const projectRequire = createRequire(path.join(ROOT, "package.json"));
 function installed(pkg) {
@@ -987,6 +1012,134 @@ async function runLoadScenario(name, runtime) {
 }
 
 // ---------------------------------------------------------------------------
+// The WebSocket echo scenarios: messages per second, server CPU per message
+
+/**
+ * One run of bench/lib/ws-client.mjs against a server: it connects every
+ * client, warms up, prints GO, measures for `seconds`, and prints WSJSON.
+ * The server's CPU time is read at GO and at the end.
+ */
+async function wsLoadOnce(server, scenario, seconds, warmup) {
+  await waitQuiet();
+  const args = [
+    process.execPath, path.join(BENCH, "lib", "ws-client.mjs"), String(server.port), String(settings.wsClients),
+    String(scenario.ws.size), scenario.ws.kind, String(warmup), String(seconds),
+  ];
+  let loaderPid = null;
+  let first = null;
+  let rssMax = 0;
+  const poll = setInterval(() => {
+    const { rss } = readStatus(server.pid);
+    if (rss) rssMax = Math.max(rssMax, rss);
+  }, 200);
+  const child = track(spawnPinned(LOAD_CPU, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }));
+  loaderPid = child.pid;
+  let out = "";
+  let err = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d) => (err += d));
+  lineCollector(child.stdout, (line) => {
+    if (line === "GO") first = sample(server.pid, loaderPid);
+    else out += line + "\n";
+  });
+  let last = null;
+  const code = await new Promise((resolve) => {
+    child.on("exit", resolve);
+    // The end sample is taken as the client prints its result, before it exits.
+    child.stdout.on("data", (d) => {
+      if (String(d).includes("WSJSON") && !last) last = sample(server.pid, loaderPid);
+    });
+  });
+  clearInterval(poll);
+  const line = out.split("\n").find((l) => l.startsWith("WSJSON "));
+  if (!line) throw new Error(`ws client failed (exit ${code}): ${(err || out).trim().slice(0, 400)}`);
+  const j = JSON.parse(line.slice(7));
+  const serverJiffies = first && last && first.server != null && last.server != null ? last.server - first.server : null;
+  return {
+    rps: j.messages / (j.duration_us / 1e6),
+    requests: j.messages,
+    p50: j.p50,
+    p99: j.p99,
+    errors: { connect: 0, read: j.errors, write: 0, timeout: 0, status: 0, non2xx: 0 },
+    rssKb: rssMax || null,
+    cpu: cpuUse(first, last),
+    cpuUs: serverJiffies != null && j.messages > 0 ? (serverJiffies / CLK_TCK) * 1e6 / j.messages : null,
+  };
+}
+
+async function runWsScenario(name, runtime) {
+  const scenario = SCENARIOS[name];
+  const out = { targets: {} };
+  const servers = [];
+  console.log(`\n== ${name} (${scenario.what}) · ${runtime}`);
+  for (const target of WS_TARGETS.filter((t) => t.runtime === runtime)) {
+    const entry = out.targets[target.role] = { id: target.id, name: target.name, role: target.role, rounds: [] };
+    const skip = skipReason(target);
+    if (skip) {
+      entry.skipped = skip;
+      console.log(`  ${target.name}: skipped (${skip})`);
+      continue;
+    }
+    try {
+      servers.push({ server: await startTarget(target), entry });
+    } catch (e) {
+      entry.failed = String(e.message ?? e);
+      problem(`${name}/${target.id}: ${entry.failed}`);
+    }
+  }
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const { server, entry } of servers) {
+      if (!alive(server)) {
+        entry.rounds.push(null);
+        continue;
+      }
+      try {
+        // The first round carries the warm-up (the JITs), inside the client, before GO.
+        const r = await wsLoadOnce(server, scenario, settings.duration, round === 0 ? Math.max(settings.warmup, 0.5) : 0.3);
+        entry.rounds.push(r);
+        console.log(`  r${round + 1} ${entry.name.padEnd(22)} ${fmtRps(r.rps).padStart(7)} msg/s  p50 ${fmtUs(r.p50).padStart(7)}  p99 ${fmtUs(r.p99).padStart(7)}  server CPU ${r.cpuUs == null ? "?" : r.cpuUs.toFixed(2)} µs/msg  rss ${r.rssKb ? (r.rssKb / 1024).toFixed(0) : "?"} MiB${fmtCpu(r)}${r.errors.read ? `  ERRORS: ${r.errors.read}` : ""}`);
+        if (r.errors.read) problem(`${name}/${entry.id} round ${round + 1}: ${r.errors.read} connection error(s)`);
+      } catch (e) {
+        entry.rounds.push(null);
+        problem(`${name}/${entry.id} round ${round + 1}: ${e.message ?? e}`);
+      }
+      if (!alive(server)) {
+        entry.crashed = `exited (${server.exit.code ?? server.exit.signal}) during round ${round + 1}; last output: ${server.log.slice(-8).join(" | ")}`;
+        problem(`${name}/${entry.id}: ${entry.crashed}`);
+      }
+      await sleep(200);
+    }
+  }
+  for (const { server, entry } of servers) {
+    entry.peakRssKb = readStatus(server.pid).hwm;
+    await stopTarget(server);
+  }
+  for (const entry of Object.values(out.targets)) {
+    const rs = entry.rounds.filter(Boolean);
+    if (rs.length === 0) continue;
+    entry.median = {
+      rps: median(rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      rssKb: median(rs.map((r) => r.rssKb)),
+      errors: rs.reduce((s, r) => s + r.errors.read, 0),
+      requests: rs.reduce((s, r) => s + r.requests, 0),
+      cpuUs: median(rs.map((r) => r.cpuUs)),
+      serverCpu: median(rs.map((r) => r.cpu?.server)),
+      loadCpu: median(rs.map((r) => r.cpu?.load)),
+      foreignCpu: median(rs.map((r) => (r.cpu ? Math.max(r.cpu.foreignServerCore, r.cpu.foreignLoadCore) : null))),
+      noisyRounds: rs.filter((r) => r.noisy).length,
+    };
+  }
+  const t = out.targets;
+  if (t.portico?.median && t.anchor?.median) {
+    t.portico.vsAnchor = ratio(t.portico, t.anchor);
+    t.portico.cpuVsAnchor = ratio(t.portico, t.anchor, "cpuUs");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
 // The idle scenario: RSS per idle keep-alive connection
 
 async function waitLine(lines, prefix, ms) {
@@ -1102,7 +1255,7 @@ function checks(results) {
   if (sc.hello?.deno) add("deno: portico hello ÷ Deno.serve", get("hello", "deno", "portico")?.vsAnchor ?? null, 0.9);
   if (sc.hello?.bun) add("bun: portico hello ÷ Bun.serve", get("hello", "bun", "portico")?.vsAnchor ?? null, 0.9);
   for (const s of Object.keys(sc)) {
-    if (s === "idle") continue;
+    if (s === "idle" || SCENARIOS[s]?.ws) continue;
     for (const rt of Object.keys(sc[s])) {
       const ceiling = get(s, rt, "ceiling")?.median;
       const bound = ceiling?.loadCpu != null && ceiling.loadCpu >= 0.9 ? "the ceiling is bounded by wrk: the true ratio is lower" : undefined;
@@ -1123,6 +1276,15 @@ function checks(results) {
     }
     if (sc.hello.deno) add("deno: portico CPU per request ÷ Deno.serve's (hello)", cpu("deno", "portico", "cpuVsAnchor"), 1.3, "≤");
     if (sc.hello.bun) add("bun: portico CPU per request ÷ Bun.serve's (hello)", cpu("bun", "portico", "cpuVsAnchor"), 1.0, "≤");
+  }
+  // WebSocket echo (issue 15): at least the anchor on node (ws) and bun (Bun.serve), 0.8× Deno's.
+  for (const s of ["ws64", "ws16k"]) {
+    if (!sc[s]) continue;
+    for (const [rt, target] of [["node", 1], ["bun", 1], ["deno", 0.8]]) {
+      if (!sc[s][rt]) continue;
+      const anchorName = WS_TARGETS.find((t) => t.runtime === rt && t.role === "anchor").name;
+      add(`${rt}: portico ${SCENARIOS[s].title} echo ÷ ${anchorName}`, get(s, rt, "portico")?.vsAnchor ?? null, target);
+    }
   }
   if (sc.idle) {
     const ref = sc.idle.node?.targets?.anchor?.median?.perConnBytes ?? null;
@@ -1174,7 +1336,7 @@ async function main() {
     code: measured ? { ...measured, snapshot: Boolean(snapshotDir) } : null,
     loader,
     settings: { ...settings, nice: niceness, pinned: pin, loadCpu: pin ? LOAD_CPU : null, serverCpu: pin ? SERVER_CPU : null, scenarios: scenarioNames, runtimes: runtimeNames },
-    scenarioInfo: Object.fromEntries(scenarioNames.map((s) => [s, { title: SCENARIOS[s].title, what: SCENARIOS[s].what }])),
+    scenarioInfo: Object.fromEntries(scenarioNames.map((s) => [s, { title: SCENARIOS[s].title, what: SCENARIOS[s].what, ...(SCENARIOS[s].ws ? { ws: true } : {}) }])),
     scenarios: {},
     checks: [],
     problems,
@@ -1183,16 +1345,22 @@ async function main() {
   console.log(`portico bench · ${machine.cpu} · ${machine.cores} cores · ${machine.kernel}`);
   console.log(`versions: ${Object.entries(results.versions).map(([k, v]) => `${k} ${v ?? "—"}`).join(" · ")}`);
   console.log(`load: ${loader}${pin ? `, pinned (load on CPU ${LOAD_CPU}, servers on CPU ${SERVER_CPU})` : ", not pinned"}${niceness ? `, nice ${niceness}` : ""} · ${settings.rounds} rounds × ${settings.duration} s · warm-up ${settings.warmup} s · ${settings.connections} connections`);
-  const loadScenarios = scenarioNames.filter((s) => !SCENARIOS[s].idle).length;
+  const loadScenarios = scenarioNames.filter((s) => !SCENARIOS[s].idle && !SCENARIOS[s].ws).length;
+  const wsScenarios = scenarioNames.filter((s) => SCENARIOS[s].ws).length;
   retryBudget.limit = Math.ceil(0.25 * loadScenarios * runtimeNames.length * 5 * settings.rounds);
   const perTarget = 1.5 + settings.warmup + settings.rounds * (settings.duration + 0.4);
-  const estimate = loadScenarios * runtimeNames.length * 5 * perTarget + (scenarioNames.includes("idle") ? runtimeNames.length * 5 * 10 : 0);
+  const estimate = loadScenarios * runtimeNames.length * 5 * perTarget + (scenarioNames.includes("idle") ? runtimeNames.length * 5 * 10 : 0) +
+    wsScenarios * runtimeNames.length * 2 * (2 + settings.warmup + settings.rounds * (settings.duration + 1));
   console.log(`estimated time: ~${Math.ceil(estimate / 60)} min`);
 
   for (const name of scenarioNames) {
     results.scenarios[name] = {};
     for (const runtime of runtimeNames) {
-      results.scenarios[name][runtime] = SCENARIOS[name].idle ? await runIdleScenario(runtime) : await runLoadScenario(name, runtime);
+      results.scenarios[name][runtime] = SCENARIOS[name].idle
+        ? await runIdleScenario(runtime)
+        : SCENARIOS[name].ws
+        ? await runWsScenario(name, runtime)
+        : await runLoadScenario(name, runtime);
       // Partial results survive an interrupted run.
       results.checks = checks(results);
       results.elapsedSeconds = Math.round((Date.now() - started.getTime()) / 1000);

@@ -137,6 +137,25 @@ export function renderMarkdown(results, { forConsole = false } = {}) {
       out.push("");
       continue;
     }
+    if (info.ws) {
+      out.push(`## ${info.title}: ${info.what}`, "");
+      out.push("| runtime | server | messages/s | p50 | p99 | server CPU per message | RSS | vs anchor | CPU server / load | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+      for (const rt of runtimesOf(block)) {
+        for (const e of entriesOf(block[rt])) {
+          const st = status(e);
+          if (!e.median) {
+            out.push(`| ${rt} | ${e.name} | ${st ?? "no data"} | | | | | | | |`);
+            continue;
+          }
+          const m = e.median;
+          const bound = m.loadCpu != null && m.loadCpu >= 0.9 ? " ‡" : "";
+          out.push(`| ${rt} | ${e.name}${st ? ` (${st.split(":")[0]})` : ""} | ${rps(m.rps)}${bound} | ${ms(m.p50)} | ${ms(m.p99)} | ${us(m.cpuUs)} | ${mib(m.rssKb)} | ${e.vsAnchor == null ? "" : times(e.vsAnchor)} | ${m.serverCpu == null ? "" : `${pct(m.serverCpu)} / ${pct(m.loadCpu)}`}${m.noisyRounds ? ` ⚠${m.noisyRounds}` : ""} | ${m.errors || ""} |`);
+        }
+      }
+      out.push("");
+      out.push("WebSocket echo: the load is bench/lib/ws-client.mjs (raw node:net clients, pre-masked frames, one message in flight per client, no permessage-deflate); the anchors are `ws` on Node, Deno.upgradeWebSocket and Bun.serve's websocket. Server CPU per message: the server process's utime + stime over the measured window ÷ messages echoed.", "");
+      continue;
+    }
     out.push(`## ${info.title}: ${info.what}`, "");
     out.push("| runtime | server | req/s | CPU µs/req | p50 | p99 | RSS | vs anchor | of ceiling | CPU/req vs anchor | CPU/req vs raw | CPU server / load | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const rt of runtimesOf(block)) {
@@ -270,6 +289,13 @@ export function renderSvg(results) {
     if (name === "idle") {
       p = panel(y, width, `idle: RSS per idle keep-alive connection (lower is better)`, info.what, groups,
         (b) => (b.median?.perConnBytes == null ? null : b.median.perConnBytes / 1024), (v, short) => (short ? `${v.toFixed(1)}` : `${v.toFixed(2)} KiB`), "KiB per connection");
+    } else if (info.ws) {
+      p = panel(y, width, `${info.title}: WebSocket messages echoed per second (higher is better)`, info.what, groups,
+        (b) => b.median?.rps ?? null, (v, short) => (short ? shortRps(v) : `${Math.round(v).toLocaleString("en-US")} msg/s`), "messages/s");
+      body.push(p.svg);
+      y += p.height;
+      p = panel(y, width, `${info.title}: server CPU per message (lower is better)`, "utime + stime of the server process ÷ messages echoed", groups,
+        (b) => b.median?.cpuUs ?? null, (v, short) => (short ? v.toFixed(1) : `${v.toFixed(2)} µs`), "CPU µs per message");
     } else {
       p = panel(y, width, `${info.title}: requests per second (higher is better)`, info.what, groups,
         (b) => b.median?.rps ?? null, (v, short) => (short ? shortRps(v) : `${Math.round(v).toLocaleString("en-US")} req/s`), "req/s");
