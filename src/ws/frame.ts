@@ -83,14 +83,31 @@ function writeHead(frame: Uint8Array, opcode: number, n: number, rsv1: boolean):
 const encoder = new TextEncoder();
 
 /**
- * Builds a text frame straight from a string. Short strings (the common chat
- * message) are encoded in place behind a 2-byte header, saving the separate
- * payload buffer and its copy.
+ * Builds a text frame straight from a string. Short ASCII strings (the
+ * common chat message) are written by a loop into one exact-size buffer: on
+ * Deno every typed array and every TextEncoder call costs about 0.5 µs, so
+ * this saves three of them per message. Others are encoded in place behind
+ * their header, or, when long, encoded first.
  */
 export function encodeTextFrame(text: string): Uint8Array {
+  const n = text.length;
+  if (n <= 125) {
+    const frame = new Uint8Array(2 + n);
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) break;
+      frame[2 + i] = c;
+    }
+    if (i === n) {
+      frame[0] = 0x80 | OP_TEXT;
+      frame[1] = n;
+      return frame;
+    }
+  }
   // At most 3 bytes per UTF-16 unit; 41 units always fit in a 125-byte payload.
-  if (text.length <= 41) {
-    const frame = new Uint8Array(2 + text.length * 3);
+  if (n <= 41) {
+    const frame = new Uint8Array(2 + n * 3);
     const { written } = encoder.encodeInto(text, frame.subarray(2));
     frame[0] = 0x80 | OP_TEXT;
     frame[1] = written;

@@ -44,7 +44,9 @@ describe("handshake", () => {
     expect(status({ "sec-websocket-version": "12" })).toEqual([426, [["sec-websocket-version", "13"]]]);
     expect(status({ "sec-websocket-version": "13, 8" })).toEqual([426, [["sec-websocket-version", "13"]]]);
     expect(status({}, "POST")).toEqual([405, [["allow", "GET"]]]);
-    const noKey = new Request("http://x/", { headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-version": "13" } });
+    const noKey = new Request("http://x/", {
+      headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-version": "13" },
+    });
     expect((handshake(noKey, [], true) as { status: number }).status).toBe(400);
   });
 

@@ -69,7 +69,10 @@ export function handshake(
     return refuse(426, "Sec-WebSocket-Version is missing", [["sec-websocket-version", "13"]]);
   }
   if (version.trim() !== "13") {
-    return refuse(426, `unsupported Sec-WebSocket-Version ${JSON.stringify(version)}`, [["sec-websocket-version", "13"]]);
+    return refuse(426, `unsupported Sec-WebSocket-Version ${JSON.stringify(version)}`, [[
+      "sec-websocket-version",
+      "13",
+    ]]);
   }
   const key = h.get("sec-websocket-key");
   if (key === null) return refuse(400, "Sec-WebSocket-Key is missing");

@@ -16,7 +16,6 @@ import {
   CLOSE_TOO_BIG,
   isValidWireCloseCode,
   OP_BINARY,
-  OP_CLOSE,
   OP_CONTINUATION,
   OP_PING,
   OP_PONG,
@@ -85,6 +84,8 @@ export class Receiver {
   #parts: Uint8Array[] = [];
   #text = "";
   #decoder: TextDecoder | null = null;
+  /** The decoder holds state of the current message (a streaming decode ran). */
+  #streaming = false;
 
   /** Creates a receiver; `codec` is set when permessage-deflate was agreed. */
   constructor(sink: ReceiverSink, maxPayload: number, codec?: DeflateCodec) {
@@ -147,15 +148,30 @@ export class Receiver {
       }
       // PAYLOAD
       if (pos >= end) return;
+      const plainText = this.#opcode < 8 && this.#msgOpcode === OP_TEXT && !this.#msgCompressed;
+      if (this.#got === 0) {
+        if (plainText && end - pos >= this.#len && this.#len <= SCRATCH_MAX) {
+          // The whole text frame is here: unmask it into the shared scratch buffer and decode it at once;
+          // no bytes are kept, so nothing is allocated but the string.
+          const buf = scratchFor(this.#len);
+          buf.set(data.subarray(pos, pos + this.#len));
+          unmask(buf, 0, this.#len, this.#mask, this.#mask32[0]);
+          pos += this.#len;
+          const whole = this.#fin && this.#opcode === OP_TEXT;
+          if (!this.#decodeText(buf.subarray(0, this.#len), whole)) return;
+          this.#state = HEADER;
+          this.#frameDone();
+          continue;
+        }
+        this.#payload = new Uint8Array(this.#len);
+      }
       const n = Math.min(this.#len - this.#got, end - pos);
       const at = this.#got;
       this.#payload.set(data.subarray(pos, pos + n), at);
-      this.#unmask(at, n);
+      unmask(this.#payload, at, n, this.#mask, this.#mask32[0]);
       this.#got += n;
       pos += n;
-      if (this.#opcode < 8 && this.#msgOpcode === OP_TEXT && !this.#msgCompressed) {
-        if (!this.#decodeText(this.#payload.subarray(at, at + n))) return;
-      }
+      if (plainText && !this.#decodeText(this.#payload.subarray(at, at + n), false)) return;
       if (this.#got < this.#len) return;
       this.#state = HEADER;
       this.#frameDone();
@@ -191,7 +207,9 @@ export class Receiver {
     } else if (len7 === 127) {
       const hi = ((d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3]) >>> 0;
       const lo = ((d[p + 4] << 24) | (d[p + 5] << 16) | (d[p + 6] << 8) | d[p + 7]) >>> 0;
-      if (hi & 0x80000000) return this.#fail(CLOSE_PROTOCOL_ERROR, "the most significant bit of a 64-bit length must be 0");
+      if (hi & 0x80000000) {
+        return this.#fail(CLOSE_PROTOCOL_ERROR, "the most significant bit of a 64-bit length must be 0");
+      }
       // Anything this large is over every limit; avoid losing precision.
       len = hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * 0x100000000 + lo;
       p += 8;
@@ -218,7 +236,7 @@ export class Receiver {
     }
     this.#len = len;
     this.#got = 0;
-    this.#payload = len === 0 ? EMPTY : new Uint8Array(len);
+    this.#payload = EMPTY;
     return size;
   }
 
@@ -247,27 +265,20 @@ export class Receiver {
     return 0;
   }
 
-  /** Unmasks `n` payload bytes from `at`, four at a time where aligned (about 4× a byte loop on 16 KiB). */
-  #unmask(at: number, n: number): void {
-    const p = this.#payload;
-    const m = this.#mask;
-    let i = at;
-    const stop = at + n;
-    if (n >= 32) {
-      while ((i & 3) !== 0) p[i] ^= m[i & 3], i++;
-      const words = (stop - i) >>> 2;
-      const w = new Uint32Array(p.buffer, p.byteOffset + i, words);
-      const k = this.#mask32[0];
-      for (let j = 0; j < words; j++) w[j] ^= k;
-      i += words << 2;
-    }
-    for (; i < stop; i++) p[i] ^= m[i & 3];
-  }
-
-  /** Feeds text bytes to the message's streaming decoder; false after failing with 1007. */
-  #decodeText(bytes: Uint8Array): boolean {
+  /**
+   * Decodes text bytes; false after failing with 1007. `whole`: the bytes are
+   * a whole message, decoded in one call (a streaming decode costs about 4 µs
+   * more per message on Deno); otherwise they go through the message's
+   * streaming decoder, which throws as soon as a sequence is invalid.
+   */
+  #decodeText(bytes: Uint8Array, whole: boolean): boolean {
     try {
+      if (whole) {
+        this.#text = fatal.decode(bytes);
+        return true;
+      }
       this.#decoder ??= new TextDecoder("utf-8", { fatal: true });
+      this.#streaming = true;
       this.#text += this.#decoder.decode(bytes, { stream: true });
       return true;
     } catch {
@@ -283,7 +294,7 @@ export class Receiver {
     this.#payload = EMPTY;
     if (opcode >= 8) return this.#control(opcode, payload);
     if (this.#msgCompressed) return this.#inflate(payload);
-    this.#msgSize += payload.byteLength;
+    this.#msgSize += this.#len;
     if (this.#msgOpcode === OP_BINARY && payload.byteLength > 0) this.#parts.push(payload);
     if (this.#fin) this.#deliver();
   }
@@ -329,7 +340,7 @@ export class Receiver {
         this.#fail(CLOSE_TOO_BIG, `message exceeds maxPayload (${this.#maxPayload} bytes) after decompression`);
         return false;
       }
-      if (text) return this.#decodeText(chunk);
+      if (text) return this.#decodeText(chunk, false);
       this.#parts.push(chunk);
       return true;
     };
@@ -355,9 +366,10 @@ export class Receiver {
     if (opcode === OP_TEXT) {
       let text = this.#text;
       this.#text = "";
-      if (this.#decoder !== null) {
+      if (this.#streaming) {
+        this.#streaming = false;
         try {
-          text += this.#decoder.decode();
+          text += this.#decoder!.decode();
         } catch {
           this.#decoder = null;
           this.#fail(CLOSE_INVALID_DATA, "text message ends inside a UTF-8 sequence");
@@ -380,6 +392,34 @@ export class Receiver {
     }
     return -1;
   }
+}
+
+/** Text frames up to this size are unmasked into one buffer shared by every connection. */
+const SCRATCH_MAX = 1 << 20;
+let scratch = new Uint8Array(4096);
+
+/** The shared scratch buffer, grown to hold `n` bytes (to the next power of two). */
+function scratchFor(n: number): Uint8Array {
+  if (scratch.byteLength < n) scratch = new Uint8Array(2 ** Math.ceil(Math.log2(n)));
+  return scratch;
+}
+
+/**
+ * Unmasks `n` bytes of `p` from `at` (where the payload's byte `at` is), four
+ * at a time: about 4× faster than a byte loop on 16 KiB. The buffers the
+ * receiver unmasks start at offset 0, so payload offset and memory alignment agree.
+ */
+function unmask(p: Uint8Array, at: number, n: number, m: Uint8Array, m32: number): void {
+  let i = at;
+  const stop = at + n;
+  if (n >= 32 && p.byteOffset === 0) {
+    while ((i & 3) !== 0) p[i] ^= m[i & 3], i++;
+    const words = (stop - i) >>> 2;
+    const w = new Uint32Array(p.buffer, i, words);
+    for (let j = 0; j < words; j++) w[j] ^= m32;
+    i += words << 2;
+  }
+  for (; i < stop; i++) p[i] ^= m[i & 3];
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -290,7 +290,9 @@ export class ServerWebSocket extends EventTarget {
       if (l.removed) continue;
       if (l.once) this.removeEventListener(event.type, l.fn, l.capture);
       try {
-        const r = typeof l.fn === "function" ? (l.fn as (e: Event) => unknown).call(this, event) : l.fn.handleEvent(event);
+        const r = typeof l.fn === "function"
+          ? (l.fn as (e: Event) => unknown).call(this, event)
+          : l.fn.handleEvent(event);
         if (r !== null && typeof r === "object" && typeof (r as Promise<unknown>).then === "function") {
           (r as Promise<unknown>).then(undefined, (e) => report(event.type, e));
         }
@@ -327,7 +329,9 @@ export class ServerWebSocket extends EventTarget {
     }
     let bytes: Uint8Array;
     if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    else if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && data instanceof SharedArrayBuffer)) {
+    else if (
+      data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && data instanceof SharedArrayBuffer)
+    ) {
       bytes = new Uint8Array(data);
     } else throw new TypeError("send() takes a string, an ArrayBuffer, an ArrayBufferView or a Blob");
     if (this.#codec !== null && bytes.byteLength >= DEFLATE_THRESHOLD) {
