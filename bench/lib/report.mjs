@@ -139,7 +139,7 @@ export function renderMarkdown(results, { forConsole = false } = {}) {
     }
     if (info.ws) {
       out.push(`## ${info.title}: ${info.what}`, "");
-      out.push("| runtime | server | messages/s | p50 | p99 | server CPU per message | RSS | vs anchor | CPU server / load | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+      out.push("| runtime | server | messages/s | p50 | p99 | server CPU µs per message | RSS | vs anchor | CPU server / load | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
       for (const rt of runtimesOf(block)) {
         for (const e of entriesOf(block[rt])) {
           const st = status(e);

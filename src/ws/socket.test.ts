@@ -176,6 +176,25 @@ describe("ServerWebSocket", () => {
     expect(log.at(-1)).toBe("close 1000  true");
   });
 
+  it("waits for a slow reader to take queued messages after close(), and drops a peer that takes nothing", () => {
+    vi.useFakeTimers();
+    try {
+      const { ws, conn, h } = open();
+      conn.full = true;
+      ws.send("first");
+      ws.send("queued");
+      ws.close(1000);
+      vi.advanceTimersByTime(4000);
+      h.onDrain(); // the reader took something: still going
+      vi.advanceTimersByTime(4000);
+      expect(conn.destroyed).toBe(false);
+      vi.advanceTimersByTime(6000); // five seconds and more without progress
+      expect(conn.destroyed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("validates close() arguments like the WHATWG interface", () => {
     const { ws } = open();
     expect(() => ws.close(1001)).toThrow(/1000 or 3000-4999/);

@@ -145,6 +145,7 @@ export class ServerWebSocket extends EventTarget {
 
   #sentClose = false;
   #closeTimer: ReturnType<typeof setTimeout> | null = null;
+  #progress = false;
   #received: { code: number; reason: string } | null = null;
   #failure: { code: number; reason: string } | null = null;
   #pendingClose: { code: number | undefined; reason: string } | null = null;
@@ -462,11 +463,19 @@ export class ServerWebSocket extends EventTarget {
     this.#armCloseTimer();
   }
 
+  /**
+   * Bounds the closing handshake: the connection is dropped after
+   * CLOSE_TIMEOUT without progress. Progress is a drain of the send queue,
+   * so that messages queued before close() still reach a slow reader, while a
+   * peer that reads nothing and never answers cannot hold the socket.
+   */
   #armCloseTimer(): void {
     if (this.#closeTimer !== null) return;
+    this.#progress = false;
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = null;
-      this.#conn?.destroy();
+      if (this.#progress && this.#state !== 3) this.#armCloseTimer();
+      else this.#conn?.destroy();
     }, CLOSE_TIMEOUT);
   }
 
@@ -503,6 +512,7 @@ export class ServerWebSocket extends EventTarget {
         this.#receiver!.push(chunk);
       },
       onDrain: () => {
+        this.#progress = true;
         this.#blocked = false;
         this.#pump();
       },
