@@ -4,7 +4,7 @@ import { ResourceGroup } from "../groups/group.ts";
 import { clientFrame, closeBody, parseFrames, type ServerFrame } from "../../test/helpers/ws_frames.ts";
 import { DeflateCodec, negotiateDeflate } from "./deflate.ts";
 import { CloseEvent } from "./events.ts";
-import { type AttachedSocket, kAttach, ServerWebSocket, type SocketSettings } from "./socket.ts";
+import { type AttachedSocket, attachSocket, ServerWebSocket, type SocketSettings } from "./socket.ts";
 import zlib from "node:zlib";
 
 const addr: NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
@@ -66,7 +66,7 @@ function open(settings: Partial<SocketSettings> = {}, rest = new Uint8Array(0)) 
   ws.onclose = (e) => log.push(`close ${e.code} ${e.reason} ${e.wasClean}`);
   const conn = new FakeConn();
   const group = new ResourceGroup();
-  conn.handler = ws[kAttach](conn, rest, group);
+  conn.handler = attachSocket(ws, conn, rest, group);
   return { ws, conn, log, h: conn.handler, group };
 }
 
@@ -99,7 +99,7 @@ describe("ServerWebSocket", () => {
     expect(() => ws.send("x")).toThrow(/not open/);
     ws.close(4001, "early");
     const conn = new FakeConn();
-    conn.handler = ws[kAttach](conn, new Uint8Array(0), new ResourceGroup());
+    conn.handler = attachSocket(ws, conn, new Uint8Array(0), new ResourceGroup());
     expect(ws.readyState).toBe(2);
     expect(conn.frames().map((f) => [f.opcode, f.code, f.reason])).toEqual([[8, 4001, "early"]]);
   });

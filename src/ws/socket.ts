@@ -87,10 +87,19 @@ interface Listener {
 
 type Handler<E extends Event> = ((this: ServerWebSocket, ev: E) => unknown) | null;
 
-/** @internal */
-export const kAttach: unique symbol = Symbol("attach");
-/** @internal */
-export const kRefuse: unique symbol = Symbol("refuse");
+// Set by ServerWebSocket's static block: the module's way into its private methods.
+let attach: (ws: ServerWebSocket, conn: Conn, rest: Uint8Array, group: ResourceGroup) => AttachedSocket;
+let refuse: (ws: ServerWebSocket, message: string) => void;
+
+/** Takes over a connection after the 101 was written (for `upgradeWebSocket()`; not public). */
+export function attachSocket(ws: ServerWebSocket, conn: Conn, rest: Uint8Array, group: ResourceGroup): AttachedSocket {
+  return attach(ws, conn, rest, group);
+}
+
+/** Marks a socket whose handshake was refused: error and close follow asynchronously (not public). */
+export function refuseSocket(ws: ServerWebSocket, message: string): void {
+  refuse(ws, message);
+}
 
 /**
  * A server-side WebSocket with the WHATWG interface: `readyState`,
@@ -342,8 +351,13 @@ export class ServerWebSocket extends EventTarget {
     this.#enqueue(encodeFrame(OP_BINARY, bytes), bytes.byteLength);
   }
 
-  /** @internal The handshake was refused: the socket never opens; error and close follow asynchronously. */
-  [kRefuse](message: string): void {
+  static {
+    attach = (ws, conn, rest, group) => ws.#attach(conn, rest, group);
+    refuse = (ws, message) => ws.#refuse(message);
+  }
+
+  /** The handshake was refused: the socket never opens; error and close follow asynchronously. */
+  #refuse(message: string): void {
     setTimeout(() => {
       if (this.#state !== 0) return;
       this.#state = 3;
@@ -498,8 +512,8 @@ export class ServerWebSocket extends EventTarget {
     this.#emit(new WebSocketErrorEvent(reason, error));
   }
 
-  /** @internal Takes over the connection after the 101 was written. */
-  [kAttach](conn: Conn, rest: Uint8Array, group: ResourceGroup): AttachedSocket {
+  /** Takes over the connection after the 101 was written. */
+  #attach(conn: Conn, rest: Uint8Array, group: ResourceGroup): AttachedSocket {
     this.#conn = conn;
     const make = this.#settings.codec;
     if (make) this.#codec = make();

@@ -8,7 +8,7 @@
 import { upgradeResponse } from "../server/upgrade.ts";
 import { DeflateCodec } from "./deflate.ts";
 import { handshake } from "./handshake.ts";
-import { kAttach, kRefuse, ServerWebSocket } from "./socket.ts";
+import { attachSocket, refuseSocket, ServerWebSocket } from "./socket.ts";
 
 /** Options of {@link upgradeWebSocket}. */
 export interface UpgradeWebSocketOptions {
@@ -83,7 +83,7 @@ export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOpti
       idleTimeout,
       codec: undefined,
     });
-    socket[kRefuse](result.message);
+    refuseSocket(socket, result.message);
     const headers = new Headers(result.headers);
     headers.set("content-type", "text/plain; charset=utf-8");
     return { socket, response: new Response(result.message + "\n", { status: result.status, headers }) };
@@ -97,6 +97,6 @@ export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOpti
     idleTimeout,
     codec: deflate ? () => new DeflateCodec(deflate) : undefined,
   });
-  const response = upgradeResponse(result.headers, (conn, rest, group) => socket[kAttach](conn, rest, group));
+  const response = upgradeResponse(result.headers, (conn, rest, group) => attachSocket(socket, conn, rest, group));
   return { socket, response };
 }
