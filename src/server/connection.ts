@@ -576,9 +576,11 @@ export class HttpConnection implements ConnHandler, ParserHandler {
       this.#readPaused = false;
       this.conn.resume();
     }
+    // Taken before upgraded(): a request group first built after the response is complete is born shut down.
+    const group = ex.group;
     ex.upgraded();
     try {
-      this.#upgraded = upgrade.onUpgrade(this.conn, rest, ex.group);
+      this.#upgraded = upgrade.onUpgrade(this.conn, rest, group);
     } catch (e) {
       console.error("portico: upgrade handler failed:", e);
       this.#destroy();
