@@ -67,16 +67,14 @@ function writeHead(frame: Uint8Array, opcode: number, n: number, rsv1: boolean):
     // 2^53 is far beyond any buffer: the high word fits in a double exactly.
     const hi = Math.floor(n / 0x100000000);
     const lo = n >>> 0;
-    frame[2] = 0;
-    frame[3] = 0;
-    frame[4] = (hi >>> 24) & 0xff;
-    frame[5] = (hi >>> 16) & 0xff;
-    frame[6] = (hi >>> 8) & 0xff;
-    frame[7] = hi & 0xff;
-    frame[8] = lo >>> 24;
-    frame[9] = (lo >>> 16) & 0xff;
-    frame[10] = (lo >>> 8) & 0xff;
-    frame[11] = lo & 0xff;
+    frame[2] = (hi >>> 24) & 0xff;
+    frame[3] = (hi >>> 16) & 0xff;
+    frame[4] = (hi >>> 8) & 0xff;
+    frame[5] = hi & 0xff;
+    frame[6] = lo >>> 24;
+    frame[7] = (lo >>> 16) & 0xff;
+    frame[8] = (lo >>> 8) & 0xff;
+    frame[9] = lo & 0xff;
   }
 }
 

@@ -125,6 +125,15 @@ describe("ServerWebSocket", () => {
     expect(Array.from(f[4].payload)).toEqual([4, 5]);
   });
 
+  it("frames messages of 125, 126, 65535 and 65536+ bytes with the right length encoding", async () => {
+    const { ws, conn } = open();
+    for (const n of [0, 125, 126, 65535, 65536, 70000]) ws.send(new Uint8Array(n).fill(n & 0xff));
+    const frames = conn.frames();
+    expect(frames.map((f) => f.payload.byteLength)).toEqual([0, 125, 126, 65535, 65536, 70000]);
+    for (const f of frames) expect(f.payload.every((b) => b === (f.payload.byteLength & 0xff))).toBe(true);
+    expect(conn.written[4].subarray(0, 10)).toEqual(new Uint8Array([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]));
+  });
+
   it("delivers binary as Blob by default and as ArrayBuffer on request", async () => {
     const { ws, h } = open();
     const got: unknown[] = [];
