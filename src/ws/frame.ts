@@ -81,6 +81,15 @@ function writeHead(frame: Uint8Array, opcode: number, n: number, rsv1: boolean):
 const encoder = new TextEncoder();
 
 /**
+ * A copy of `bytes` (or of `bytes[start, end)`). Not `bytes.slice()`: on a
+ * Node `Buffer` (what Node's sockets and zlib hand out) `slice` is a view
+ * into the same memory, not a copy.
+ */
+export function copyBytes(bytes: Uint8Array, start = 0, end: number = bytes.byteLength): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
+}
+
+/**
  * Builds a text frame straight from a string. Short ASCII strings (the
  * common chat message) are written by a loop into one exact-size buffer: on
  * Deno every typed array and every TextEncoder call costs about 0.5 µs, so

@@ -14,6 +14,7 @@ import {
   CLOSE_INVALID_DATA,
   CLOSE_PROTOCOL_ERROR,
   CLOSE_TOO_BIG,
+  copyBytes,
   isValidWireCloseCode,
   OP_BINARY,
   OP_CONTINUATION,
@@ -110,7 +111,7 @@ export class Receiver {
   push(chunk: Uint8Array): void {
     if (this.#dead) return;
     if (this.#busy) {
-      this.#queue.push(chunk.slice());
+      this.#queue.push(copyBytes(chunk));
       return;
     }
     this.#process(chunk);
@@ -130,7 +131,7 @@ export class Receiver {
       if (this.#state === HEADER) {
         const used = this.#readHeader(data, pos, end);
         if (used === 0) {
-          if (pos < end) this.#head = data.slice(pos, end);
+          if (pos < end) this.#head = copyBytes(data, pos, end);
           return;
         }
         if (used < 0) return; // failed
@@ -140,7 +141,7 @@ export class Receiver {
           this.#state = HEADER;
           this.#frameDone();
           if (this.#busy) {
-            if (pos < end) this.#queue.unshift(data.slice(pos, end));
+            if (pos < end) this.#queue.unshift(copyBytes(data, pos, end));
             return;
           }
         }
@@ -176,7 +177,7 @@ export class Receiver {
       this.#state = HEADER;
       this.#frameDone();
       if (this.#busy) {
-        if (pos < end) this.#queue.unshift(data.slice(pos, end));
+        if (pos < end) this.#queue.unshift(copyBytes(data, pos, end));
         return;
       }
     }

@@ -305,6 +305,30 @@ describe("ServerWebSocket", () => {
     expect(new CloseEvent("close", { code: 1000 }).code).toBe(1000);
   });
 
+  it("hands out exactly the message's bytes when inflated messages share zlib's output buffer", async () => {
+    const params = negotiateDeflate("permessage-deflate")!;
+    const { ws, h } = open({ codec: () => new DeflateCodec(params) });
+    ws.binaryType = "arraybuffer";
+    const got: unknown[] = [];
+    ws.addEventListener("message", (e) => got.push((e as MessageEvent).data));
+    const client = zlib.createDeflateRaw();
+    const compress = async (data: Uint8Array) => {
+      const out: Buffer[] = [];
+      const onData = (c: Buffer) => out.push(c);
+      client.on("data", onData);
+      client.write(data);
+      await new Promise<void>((r) => client.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+      client.off("data", onData);
+      const all = Buffer.concat(out);
+      return all.subarray(0, all.length - 4);
+    };
+    h.onData(clientFrame(1, await compress(Buffer.from("hi")), { rsv: 4 }));
+    h.onData(clientFrame(2, await compress(Buffer.from([1, 2, 3])), { rsv: 4 }));
+    await until(() => got.length === 2);
+    expect(got[0]).toBe("hi");
+    expect(Array.from(new Uint8Array(got[1] as ArrayBuffer))).toEqual([1, 2, 3]);
+  });
+
   it("compresses large messages when permessage-deflate is agreed, and reads compressed ones", async () => {
     const params = negotiateDeflate("permessage-deflate")!;
     const { ws, conn, h, log } = open({ codec: () => new DeflateCodec(params) });

@@ -15,6 +15,7 @@ import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_NO_STATUS,
   closePayload,
+  copyBytes,
   encodeFrame,
   encodeTextFrame,
   OP_BINARY,
@@ -346,7 +347,7 @@ export class ServerWebSocket extends EventTarget {
     } else throw new TypeError("send() takes a string, an ArrayBuffer, an ArrayBufferView or a Blob");
     if (this.#codec !== null && bytes.byteLength >= DEFLATE_THRESHOLD) {
       // The caller may change its buffer after send() returns: compress a copy.
-      return this.#enqueueDeflate(OP_BINARY, bytes.slice());
+      return this.#enqueueDeflate(OP_BINARY, copyBytes(bytes));
     }
     this.#enqueue(encodeFrame(OP_BINARY, bytes), bytes.byteLength);
   }
@@ -559,7 +560,7 @@ export class ServerWebSocket extends EventTarget {
         if (this.#binaryType === "arraybuffer") {
           data = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
             ? bytes.buffer as ArrayBuffer
-            : bytes.slice().buffer;
+            : copyBytes(bytes).buffer as ArrayBuffer;
         } else data = new Blob([bytes as Uint8Array<ArrayBuffer>]);
         this.#emit(new SocketMessageEvent("message", { data }));
       },
