@@ -125,7 +125,7 @@ describe("ServerWebSocket", () => {
     expect(Array.from(f[4].payload)).toEqual([4, 5]);
   });
 
-  it("frames messages of 125, 126, 65535 and 65536+ bytes with the right length encoding", async () => {
+  it("frames messages of 125, 126, 65535 and 65536+ bytes with the right length encoding", () => {
     const { ws, conn } = open();
     for (const n of [0, 125, 126, 65535, 65536, 70000]) ws.send(new Uint8Array(n).fill(n & 0xff));
     const frames = conn.frames();
