@@ -428,9 +428,11 @@ function snapshotCode() {
   fs.mkdirSync(path.join(dir, "dist"), { recursive: true });
   fs.cpSync(path.join(ROOT, "src"), path.join(dir, "src"), { recursive: true, filter: skipTests });
   fs.cpSync(path.join(ROOT, "adapters"), path.join(dir, "adapters"), { recursive: true, filter: skipTests });
-  fs.copyFileSync(path.join(ROOT, "mod.ts"), path.join(dir, "mod.ts"));
+  // mod.ts and src/mod.ts import ../runtime.ts (the runtime binding, at the root since 14.3).
+  for (const f of ["mod.ts", "runtime.ts"]) if (fs.existsSync(path.join(ROOT, f))) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
   if (fs.existsSync(path.join(ROOT, "dist", "mod.js"))) {
     fs.copyFileSync(path.join(ROOT, "dist", "mod.js"), path.join(dir, "dist", "mod.js"));
+    if (fs.existsSync(path.join(ROOT, "dist", "runtime.js"))) fs.copyFileSync(path.join(ROOT, "dist", "runtime.js"), path.join(dir, "dist", "runtime.js"));
     for (const d of ["src", "adapters"]) {
       if (fs.existsSync(path.join(ROOT, "dist", d))) fs.cpSync(path.join(ROOT, "dist", d), path.join(dir, "dist", d), { recursive: true, filter: skipTests });
     }
