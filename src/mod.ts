@@ -62,4 +62,4 @@ export type { SuperviseOptions, Supervisor } from "./workers/mod.ts";
 export { RequestParser } from "./http/parser.ts";
 export type { BodyFraming, ParserHandler, ParserLimits, RequestHead } from "./http/parser.ts";
 export { CloseEvent, upgradeWebSocket } from "./ws/mod.ts";
-export type { ServerWebSocket, UpgradeWebSocketOptions, WebSocketUpgrade } from "./ws/mod.ts";
+export type { ServerWebSocket, UpgradeWebSocketOptions, WebSocketErrorEvent, WebSocketUpgrade } from "./ws/mod.ts";

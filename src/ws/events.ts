@@ -48,9 +48,12 @@ export class CloseEvent extends Event {
  *
  * @example
  * ```ts
- * import { WebSocketErrorEvent } from "portico";
- * const e = new WebSocketErrorEvent("invalid UTF-8 in a text message");
- * console.log(e.type, e.message);
+ * import { serve, upgradeWebSocket, type WebSocketErrorEvent } from "portico";
+ * serve({ fetch(req) {
+ *   const { socket, response } = upgradeWebSocket(req);
+ *   socket.onerror = (e) => console.log("failed:", (e as WebSocketErrorEvent).message);
+ *   return response;
+ * } });
  * ```
  */
 export class WebSocketErrorEvent extends Event {

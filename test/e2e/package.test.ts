@@ -18,6 +18,7 @@ const bin = (name: string) => path.join(projectRoot, "node_modules", ".bin", nam
 // makeLightResponse, WORKER_ENV…) are on none.
 const ENTRIES: Record<string, string[]> = {
   portico: [
+    "CloseEvent",
     "GroupShutdownError",
     "HttpError",
     "RequestParser",
@@ -36,8 +37,10 @@ const ENTRIES: Record<string, string[]> = {
     "servlet",
     "supervise",
     "unsafeHtml",
+    "upgradeWebSocket",
     "workerId",
   ],
+  "portico/hono": ["WSContext", "upgradeWebSocket"],
   "portico/static": ["serveDir", "serveFile"],
   "portico/continuations": [
     "ContinuationStoreError",
@@ -71,6 +74,7 @@ const KEPT = [
   "supervise",
   "workerId",
   "RequestParser",
+  "upgradeWebSocket",
 ];
 let dir = "";
 let files: string[] = [];
