@@ -54,11 +54,25 @@ export type { Html, HtmlValue } from "./html/html.ts";
 export { form, query } from "./forms/fields.ts";
 export type { Fields, FormOptions } from "./forms/fields.ts";
 export { serveDir, serveFile } from "./static/mod.ts";
-export type { ServeDirOptions, ServeFileOptions } from "./static/mod.ts";
+export type { Dotfiles, EtagMode, ServeDirOptions, ServeFileOptions } from "./static/mod.ts";
 export { lruManager, noneManager, servlet } from "./continuations/mod.ts";
-export type { ContinuationManager, Page, Servlet, ServletOptions, Web } from "./continuations/mod.ts";
+export type {
+  Continuation,
+  ContinuationManager,
+  EmbeddedHandler,
+  Entry,
+  Instance,
+  LruOptions,
+  Page,
+  RecordEntry,
+  RequestEntry,
+  Servlet,
+  ServletOptions,
+  StatelessOptions,
+  Web,
+} from "./continuations/mod.ts";
 export { supervise, workerId } from "./workers/mod.ts";
-export type { SuperviseOptions, Supervisor } from "./workers/mod.ts";
+export type { SuperviseOptions, Supervisor, WorkerExit, WorkerLauncher, WorkerProcess } from "./workers/mod.ts";
 export { RequestParser } from "./http/parser.ts";
 export type { BodyFraming, ParserHandler, ParserLimits, RequestHead } from "./http/parser.ts";
 export { CloseEvent, upgradeWebSocket } from "./ws/mod.ts";

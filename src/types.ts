@@ -13,6 +13,20 @@ import type { ResourceGroup } from "./groups/group.ts";
  * `remoteAddr` is typed as TCP, which it is unless the server listens on a
  * unix socket (`path`): there it is `{ transport: "unix", path: "" }`, and a
  * handler that wants that in its type takes `ServeHandlerInfo<NetAddr>`.
+ *
+ * @example
+ * ```ts
+ * import { serve, type ServeHandlerInfo } from "portico";
+ * serve({
+ *   fetch(request: Request, info: ServeHandlerInfo): Response {
+ *     const { hostname, port } = info.remoteAddr;
+ *     info.completed.then(() => console.log(`answered ${hostname}:${port} ${request.url}`));
+ *     // Closed with the request: when the response is done or the client goes away.
+ *     info.group.setTimeout(() => console.log("still streaming after 10 s"), 10_000);
+ *     return new Response(`hello ${hostname}`);
+ *   },
+ * });
+ * ```
  */
 export interface ServeHandlerInfo<A extends NetAddr = TcpAddr> {
   /** The client's address. */
@@ -81,7 +95,23 @@ export interface ServeTimeouts {
   shutdown?: number;
 }
 
-/** Options of `serve()`. */
+/**
+ * Options of `serve()`, everything but the handler (`ServeInit` adds `fetch`).
+ *
+ * @example
+ * ```ts
+ * import { serve, type ServeOptions } from "portico";
+ * const options: ServeOptions = {
+ *   port: 8080,
+ *   hostname: "127.0.0.1",
+ *   limits: { maxBodyBytes: 1024 * 1024, maxConnections: 1000 },
+ *   timeouts: { headers: 5_000, keepAlive: 10_000 },
+ *   onListen: (addr) => console.log("listening", addr),
+ *   onError: (error) => new Response(`sorry: ${error}`, { status: 500 }),
+ * };
+ * serve(options, () => new Response("hi"));
+ * ```
+ */
 export interface ServeOptions {
   /** Port to listen on; default 8000; 0 picks a free port. */
   port?: number;
@@ -144,7 +174,21 @@ export interface ServeInit extends ServeOptions {
   fetch: Handler;
 }
 
-/** A running server. */
+/**
+ * A running server, as `serve()` returns it at once; `ready()` waits until it
+ * listens.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "portico";
+ * const server = serve({ port: 0, onListen() {}, fetch: () => new Response("hi") });
+ * await server.ready(); // rejects if the port cannot be bound
+ * const res = await fetch(server.url); // http://localhost:<port>/
+ * console.log(await res.text());
+ * await server.shutdown(); // graceful: in-flight requests finish first
+ * await server.finished;
+ * ```
+ */
 export interface Server extends AsyncDisposable {
   /** The bound address, once listening (`await server.ready()` waits for it). */
   readonly addr: NetAddr;

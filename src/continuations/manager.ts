@@ -69,7 +69,11 @@ export interface Continuation {
   readonly dispatch: boolean;
   /** How many embedded URLs its page made (dispatch only). */
   embeds: number;
-  /** The live run waiting here, if any. */
+  /**
+   * The live run waiting here, if any (the servlet's own business).
+   *
+   * @ignore
+   */
   park: Parked | null;
 }
 
