@@ -35,16 +35,25 @@ const OPTIONS = new Set([
   "proxyProtocol",
   "trustProxy",
 ]);
-const LIMITS = new Set([
-  "maxHeaderBytes",
-  "maxUrlBytes",
-  "maxBodyBytes",
-  "maxConnections",
-  "atMaxConnections",
-  "connectionBytes",
-]);
-const TIMEOUTS = new Set(["headers", "body", "keepAlive", "send", "handler", "shutdown"]);
-const TLS = new Set(["cert", "key"]);
+/** A check for one option: the test, and what the option must be. */
+type Rule = readonly [ok: (v: unknown) => boolean, what: string];
+
+const isCount = (v: unknown) => typeof v === "number" && (Number.isSafeInteger(v) || v === Infinity) && v >= 0;
+const isMs = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
+const COUNT: Rule = [isCount, "a non-negative integer"];
+const MS: Rule = [isMs, "a number of milliseconds (Infinity: none)"];
+const PEM: Rule = [(v) => typeof v === "string" && v !== "", "PEM text or a file path"];
+
+const LIMITS: Record<string, Rule> = {
+  maxHeaderBytes: COUNT,
+  maxUrlBytes: COUNT,
+  maxBodyBytes: COUNT,
+  maxConnections: COUNT,
+  atMaxConnections: [(v) => v === "wait" || v === "reject", '"wait" or "reject"'],
+  connectionBytes: COUNT,
+};
+const TIMEOUTS: Record<string, Rule> = { headers: MS, body: MS, keepAlive: MS, send: MS, handler: MS, shutdown: MS };
+const TLS: Record<string, Rule> = { cert: PEM, key: PEM };
 
 function fail(message: string): never {
   throw new TypeError(`serve(): ${message}`);
@@ -65,6 +74,15 @@ function check(name: string, value: unknown, ok: (v: unknown) => boolean, what: 
   if (value !== undefined && !ok(value)) fail(`\`${name}\` must be ${what}, got ${describe(value)}`);
 }
 
+// The options of one nested object (`limits.*`, `timeouts.*`, `tls.*`).
+function section(where: string, value: object, rules: Record<string, Rule>): void {
+  for (const [name, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    if (!Object.hasOwn(rules, name)) fail(`unknown option \`${where}.${name}\``);
+    check(`${where}.${name}`, v, ...rules[name]);
+  }
+}
+
 function describe(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
   if (typeof v === "function") return "a function";
@@ -72,9 +90,6 @@ function describe(v: unknown): string {
   if (isObject(v)) return "an object";
   return String(v);
 }
-
-const isCount = (v: unknown) => typeof v === "number" && (Number.isSafeInteger(v) || v === Infinity) && v >= 0;
-const isMs = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
 
 /**
  * Throws a `TypeError` naming the first option of `init` that `serve()`
@@ -119,43 +134,12 @@ export function checkServeOptions(init: ServeInit): void {
   check("limits", init.limits, isObject, "an object");
   check("timeouts", init.timeouts, isObject, "an object");
   check("tls", init.tls, isObject, "an object with `cert` and `key`");
-  if (init.limits) {
-    known("limits.", init.limits, LIMITS);
-    for (const name of LIMITS) {
-      if (name !== "atMaxConnections") {
-        check(`limits.${name}`, (init.limits as Record<string, unknown>)[name], isCount, "a non-negative integer");
-      }
-    }
-    check(
-      "limits.atMaxConnections",
-      init.limits.atMaxConnections,
-      (v) => v === "wait" || v === "reject",
-      '"wait" or "reject"',
-    );
-  }
-  if (init.timeouts) {
-    known("timeouts.", init.timeouts, TIMEOUTS);
-    for (const name of TIMEOUTS) {
-      check(
-        `timeouts.${name}`,
-        (init.timeouts as Record<string, unknown>)[name],
-        isMs,
-        "a number of milliseconds (Infinity: none)",
-      );
-    }
-  }
+  if (init.limits) section("limits", init.limits, LIMITS);
+  if (init.timeouts) section("timeouts", init.timeouts, TIMEOUTS);
   if (init.tls) {
-    known("tls.", init.tls, TLS);
-    for (const name of TLS) {
-      check(
-        `tls.${name}`,
-        (init.tls as Record<string, unknown>)[name],
-        (v) => typeof v === "string" && v !== "",
-        "PEM text or a file path",
-      );
-      if ((init.tls as Record<string, unknown>)[name] === undefined) {
-        fail(`\`tls\` needs both \`cert\` and \`key\`; \`tls.${name}\` is missing`);
-      }
+    section("tls", init.tls, TLS);
+    for (const name of ["cert", "key"] as const) {
+      if (init.tls[name] === undefined) fail(`\`tls\` needs both \`cert\` and \`key\`; \`tls.${name}\` is missing`);
     }
   }
   if (init.path !== undefined) {

@@ -4,8 +4,8 @@
  *
  * - `serve({ path })` on a unix socket (test/fixtures/unix.mjs): requests
  *   answered over it, `addr` and `info.remoteAddr` as Deno reports them,
- *   the default log line, and the socket file removed on graceful and on
- *   immediate shutdown;
+ *   `server.url` and the default log line, and the socket file removed on
+ *   graceful and on immediate shutdown;
  * - options serve() cannot use (test/fixtures/options.mjs): unknown,
  *   mistyped or contradictory options are a TypeError naming the option; a
  *   port or socket in use is one line, identical on every runtime.
@@ -66,6 +66,7 @@ describe.each(RUNTIMES)("unix sockets on %s", (runtime: Runtime) => {
     const server = await startServer(runtime, "unix.mjs", { args: [`--path=${file}`] });
     try {
       expect(server.stdout()).toContain(`ADDR ${JSON.stringify({ transport: "unix", path: file })}`);
+      expect(server.stdout()).toContain(`URL http+unix://${encodeURIComponent(file)}/\n`);
       expect(statSync(file).isSocket()).toBe(true);
       const info = await get(file, "/info");
       expect(info.status).toBe(200);
