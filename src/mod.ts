@@ -76,4 +76,12 @@ export type { SuperviseOptions, Supervisor, WorkerExit, WorkerLauncher, WorkerPr
 export { RequestParser } from "./http/parser.ts";
 export type { BodyFraming, ParserHandler, ParserLimits, RequestHead } from "./http/parser.ts";
 export { CloseEvent, upgradeWebSocket } from "./ws/mod.ts";
-export type { ServerWebSocket, UpgradeWebSocketOptions, WebSocketErrorEvent, WebSocketUpgrade } from "./ws/mod.ts";
+export type {
+  BinaryType,
+  ServerWebSocket,
+  UpgradeWebSocketOptions,
+  WebSocketData,
+  WebSocketErrorEvent,
+  WebSocketEventHandler,
+  WebSocketUpgrade,
+} from "./ws/mod.ts";

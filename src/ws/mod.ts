@@ -7,6 +7,6 @@
 export { DEFAULT_MAX_PAYLOAD, upgradeWebSocket } from "./upgrade_websocket.ts";
 export type { UpgradeWebSocketOptions, WebSocketUpgrade } from "./upgrade_websocket.ts";
 export { ServerWebSocket } from "./socket.ts";
-export type { BinaryType, WebSocketData } from "./socket.ts";
+export type { BinaryType, WebSocketData, WebSocketEventHandler } from "./socket.ts";
 export { CloseEvent, WebSocketErrorEvent } from "./events.ts";
 export type { CloseEventInit } from "./events.ts";

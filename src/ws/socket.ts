@@ -86,7 +86,8 @@ interface Listener {
   removed: boolean;
 }
 
-type Handler<E extends Event> = ((this: ServerWebSocket, ev: E) => unknown) | null;
+/** An `on…` event handler property of a {@link ServerWebSocket}, or null. */
+export type WebSocketEventHandler<E extends Event> = ((this: ServerWebSocket, ev: E) => unknown) | null;
 
 // Set by ServerWebSocket's static block: the module's way into its private methods.
 let attach: (ws: ServerWebSocket, conn: Conn, rest: Uint8Array, group: ResourceGroup) => AttachedSocket;
@@ -145,7 +146,7 @@ export class ServerWebSocket extends EventTarget {
   #receiver: Receiver | null = null;
   #codec: DeflateCodec | null = null;
   #listeners = new Map<string, Listener[]>();
-  #handlers = new Map<string, Handler<Event>>();
+  #handlers = new Map<string, WebSocketEventHandler<Event>>();
 
   #queue: Outgoing[] = [];
   #queueHead = 0;
@@ -208,35 +209,35 @@ export class ServerWebSocket extends EventTarget {
   }
 
   /** Called when the connection opens. */
-  get onopen(): Handler<Event> {
+  get onopen(): WebSocketEventHandler<Event> {
     return this.#handlers.get("open") ?? null;
   }
-  set onopen(fn: Handler<Event>) {
+  set onopen(fn: WebSocketEventHandler<Event>) {
     this.#setHandler("open", fn);
   }
   /** Called for every message. */
-  get onmessage(): Handler<MessageEvent> {
-    return (this.#handlers.get("message") as Handler<MessageEvent>) ?? null;
+  get onmessage(): WebSocketEventHandler<MessageEvent> {
+    return (this.#handlers.get("message") as WebSocketEventHandler<MessageEvent>) ?? null;
   }
-  set onmessage(fn: Handler<MessageEvent>) {
-    this.#setHandler("message", fn as Handler<Event>);
+  set onmessage(fn: WebSocketEventHandler<MessageEvent>) {
+    this.#setHandler("message", fn as WebSocketEventHandler<Event>);
   }
   /** Called when the connection fails, before `onclose`. */
-  get onerror(): Handler<Event> {
+  get onerror(): WebSocketEventHandler<Event> {
     return this.#handlers.get("error") ?? null;
   }
-  set onerror(fn: Handler<Event>) {
+  set onerror(fn: WebSocketEventHandler<Event>) {
     this.#setHandler("error", fn);
   }
   /** Called once when the connection has closed. */
-  get onclose(): Handler<CloseEvent> {
-    return (this.#handlers.get("close") as Handler<CloseEvent>) ?? null;
+  get onclose(): WebSocketEventHandler<CloseEvent> {
+    return (this.#handlers.get("close") as WebSocketEventHandler<CloseEvent>) ?? null;
   }
-  set onclose(fn: Handler<CloseEvent>) {
-    this.#setHandler("close", fn as Handler<Event>);
+  set onclose(fn: WebSocketEventHandler<CloseEvent>) {
+    this.#setHandler("close", fn as WebSocketEventHandler<Event>);
   }
 
-  #setHandler(type: string, fn: Handler<Event>): void {
+  #setHandler(type: string, fn: WebSocketEventHandler<Event>): void {
     const had = this.#handlers.has(type);
     this.#handlers.set(type, typeof fn === "function" ? fn : null);
     if (!had) {
