@@ -83,6 +83,11 @@ describe("layout", () => {
     expect(asking).toEqual(["runtime.ts"]);
   });
 
+  it("src/ reads the environment only through platform().env (which never throws or prompts under Deno)", () => {
+    const reading = src.filter((f) => f !== path.join("src", "platform.ts") && /\bprocess\.env\b/.test(code(f)));
+    expect(reading).toEqual([]);
+  });
+
   it("src/ calls no Deno or Bun API", () => {
     const calling = src.filter((f) => /\b(?:Deno|Bun)\s*\.|globalThis\s+as[^;]*\b(?:Deno|Bun)\b/.test(code(f)));
     expect(calling).toEqual([]);
