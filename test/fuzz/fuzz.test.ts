@@ -22,6 +22,45 @@ describe("differential fuzzer (portico RequestParser vs llhttp strict)", () => {
     expect([...allowed].sort()).toEqual(Object.keys(CLASSES).sort());
   });
 
+  // One reproduction per class (each one found by the fuzzer), so a class's rule is known to match what it describes.
+  const EXAMPLES: [string, string][] = [
+    ["host", "GET / HTTP/1.1\r\n\r\n"],
+    ["refused-methods", "TRACE / HTTP/1.1\r\nHost: a\r\n\r\n"],
+    ["expectation", "GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n"],
+    ["versions", "GET / HTTP/2.0\r\nHost: a\r\n\r\n"],
+    ["versions", "POST /\n\r\n"],
+    ["target-form", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n"],
+    ["limits", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffff"],
+    ["transfer-coding", "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+    ["transfer-coding", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n"],
+    ["trailer-fields", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length:\r\n\r\n"],
+    ["trailer-fields", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"],
+    ["stray-cr-lf", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"],
+    ["stray-cr-lf", "GET / HTTP/1.1\r\nHost: a\r\n\r\n\r"],
+    ["method-tokens", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n"],
+    ["ows-htab", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\t\r\n\r\nok"],
+    ["ows-htab", "POST / HTTP/1.1\r\nHost:\r\nConnection:upgrade\t\r\nUpgrade:x\r\nContent-Length:2\r\n\r\nab"],
+    ["ows-htab", "GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r\nGET / HTTP/1.0\r\n\r\n"],
+    ["te-empty-elements", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n"],
+    ["same-fault-other-byte", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n"],
+    ["same-fault-other-byte", "GET q HTTP/1.1\r\nt:\r\na"],
+    ["request-line-spaces", "GET /  HTTP/1.1\r\nHost: a\r\n\r\n"],
+    ["chunk-extensions", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;=\r\nx\r\n0\r\n\r\n"],
+    ["close-wins", "GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\nGET / HTTP/1.0\r\n\r\n"],
+    ["h2-preface", "PRI * HTTP/1.1\r\no"],
+    ["minor-versions", "GET / HTTP/1.5\r\nHost: a\r\n\r\n"],
+    ["minor-versions", "GET / HTTP/1.5"],
+  ];
+
+  it("sorts one known reproduction of each class into that class", () => {
+    expect(new Set(EXAMPLES.map(([id]) => id))).toEqual(new Set(Object.keys(CLASSES)));
+    for (const [id, input] of EXAMPLES) {
+      const counts: Record<string, number> = {};
+      expect(judge(RequestParser, bytes(input), [], allowed, counts), input).toBeNull();
+      expect(counts, input).toEqual({ [id]: 1 });
+    }
+  });
+
   it("frames the well-formed seeds exactly as llhttp does", () => {
     for (const s of SEEDS) {
       const p = porticoOutcome(RequestParser, bytes(s));
