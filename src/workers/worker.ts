@@ -6,6 +6,7 @@
  */
 
 import process from "node:process";
+import { clearInterval, setInterval } from "node:timers";
 import { platform } from "../platform.ts";
 
 /** The environment variable that carries a worker's id. */
@@ -31,9 +32,14 @@ export function workerId(): number | null {
 const servers = new Set<{ shutdown(): Promise<void> }>();
 let installed = false;
 
+/** How often a worker checks that its supervisor is still its parent. */
+const ORPHAN_CHECK_MS = 500;
+
 /**
  * In a worker, shuts `server` down gracefully on SIGTERM or SIGINT, so that
- * in-flight responses finish and the process exits by itself, with status 0.
+ * in-flight responses finish and the process exits by itself, with status 0;
+ * and likewise when the supervisor dies without stopping it (SIGKILL, the
+ * OOM killer), so that no orphaned worker keeps serving and holds the port.
  * `serve()` calls this for every server it starts in a worker.
  */
 export function stopOnSignal(server: { shutdown(): Promise<void> }): void {
@@ -48,6 +54,7 @@ export function stopOnSignal(server: { shutdown(): Promise<void> }): void {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    clearInterval(orphanWatch);
     void Promise.all([...servers].map((s) => s.shutdown())).then(() => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
@@ -58,4 +65,13 @@ export function stopOnSignal(server: { shutdown(): Promise<void> }): void {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  // A Deno or Bun worker is a plain subprocess: nothing tells it that its
+  // supervisor died, and it would serve on as an orphan. An orphan is
+  // reparented, so its parent pid changes: look twice a second (reading the
+  // pid is one system call), without keeping the process alive.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, ORPHAN_CHECK_MS);
+  orphanWatch.unref();
 }

@@ -170,6 +170,29 @@ describe.each(RUNTIMES)("workers on %s", (runtime) => {
     expect(await sup.exited).toBe(0);
   }, 60_000);
 
+  it("workers stop by themselves when their supervisor is killed -9: no orphan keeps the port", async () => {
+    const sup = await startSupervisor(runtime);
+    const pids = [...sup.workers().values()].map(Number);
+    expect(pids).toHaveLength(2);
+    expect((await get(sup.port, "/pid")).status).toBe(200);
+    sup.child.kill("SIGKILL");
+    await sup.exited;
+    const alive = (pid: number) => {
+      try {
+        // A zombie (reaped by no one yet) is gone as far as serving goes.
+        return !/^\S+ \S+ Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/\(.*\)/, "x"));
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (pids.some(alive)) {
+      if (Date.now() > deadline) throw new Error(`orphaned workers still running: ${pids.filter(alive)}\n${sup.out()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await expect(get(sup.port, "/pid")).rejects.toThrow();
+  }, 30_000);
+
   it("gives up on a crash-looping program with a clear message and status 1, never by an unhandled rejection", async () => {
     const port = await freePort();
     const [cmd, args] = commandFor(runtime, path.join("test", "fixtures", "cluster.mjs"));
