@@ -47,7 +47,20 @@ export interface WSEvents {
   onError?: (evt: Event, ws: WSContext) => void;
 }
 
-/** The `ws` argument of the listeners, shaped like Hono's `WSContext`. */
+/**
+ * The `ws` argument of the listeners, shaped like Hono's `WSContext`.
+ *
+ * @example
+ * ```ts
+ * import { upgradeWebSocket, type WSContext } from "portico/hono";
+ * const rooms = new Set<WSContext>();
+ * export const chat = upgradeWebSocket(() => ({
+ *   onOpen: (_e, ws) => void rooms.add(ws),
+ *   onMessage: (e) => rooms.forEach((ws) => ws.readyState === 1 && ws.send(String(e.data))),
+ *   onClose: (_e, ws) => void rooms.delete(ws),
+ * }));
+ * ```
+ */
 export class WSContext {
   /** The portico socket underneath. */
   readonly raw: ServerWebSocket;
