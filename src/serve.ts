@@ -8,8 +8,8 @@
 import type { Listener, ListenOptions, NetAddr, SocketAdapter } from "./adapter.ts";
 import { checkServeOptions, listen, listenOptions, requestedAddr, unixUrl } from "./listen_options.ts";
 import { ResourceGroup } from "./groups/group.ts";
-import { DEFAULT_LIMITS } from "./http/parser.ts";
-import { DEFAULT_TIMEOUTS, ServerCore } from "./server/core.ts";
+import { ServerCore } from "./server/core.ts";
+import { resolveOptions } from "./server/options.ts";
 import { stopOnSignal, workerId } from "./workers/worker.ts";
 import { installLightResponse } from "./server/light_response.ts";
 import { proxyProtocol } from "./proxy/protocol.ts";
@@ -71,30 +71,12 @@ class PorticoServer implements Server {
     const target = listenOptions(init);
     this.#addr = requestedAddr(target);
     this.group = new ResourceGroup({ name: "server" });
-    const limits = {
-      maxUrlBytes: init.limits?.maxUrlBytes ?? DEFAULT_LIMITS.maxUrlBytes,
-      maxHeaderBytes: init.limits?.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes,
-      maxBodyBytes: init.limits?.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
-      connectionBytes: init.limits?.connectionBytes ?? 1024 * 1024,
-    };
-    const timeouts = { ...DEFAULT_TIMEOUTS };
-    for (const [k, v] of Object.entries(init.timeouts ?? {})) {
-      if (v !== undefined) (timeouts as Record<string, number>)[k] = v;
-    }
-    this.#shutdownMs = timeouts.shutdown;
+    const options = resolveOptions(init);
+    this.#shutdownMs = options.timeouts.shutdown;
     const fetch = init.trustProxy ? trustForwarded(init.fetch, init.trustProxy) : init.fetch; // src/proxy (helper cont)
     // The handler's type says TCP (ServeHandlerInfo's default); on a unix
     // socket it is called with the unix address, as its docs say.
-    this.#core = new ServerCore(
-      fetch as Handler<NetAddr>,
-      init.onError ?? defaultOnError,
-      limits,
-      timeouts,
-      this.group,
-    );
-    this.#core.maxConnections = init.limits?.maxConnections ?? Infinity;
-    this.#core.overflow = init.limits?.atMaxConnections ?? "wait";
-    if (init.tls) this.#core.scheme = "https://";
+    this.#core = new ServerCore(fetch as Handler<NetAddr>, init.onError ?? defaultOnError, options, this.group);
     let rejectFinished!: (e: unknown) => void;
     this.finished = new Promise<void>((resolve, reject) => {
       this.#resolveFinished = resolve;
@@ -132,18 +114,19 @@ class PorticoServer implements Server {
     );
     this.#listener = listener;
     this.group.adopt(listener);
-    if (listener.pauseAccept && listener.resumeAccept) {
-      this.#core.pauseAccept = () => listener.pauseAccept!();
-      this.#core.resumeAccept = () => listener.resumeAccept!();
-    }
+    const host = formatHost(listener.addr);
+    const canPause = listener.pauseAccept !== undefined && listener.resumeAccept !== undefined;
+    this.#core.listening({
+      host,
+      pauseAccept: canPause ? () => listener.pauseAccept!() : undefined,
+      resumeAccept: canPause ? () => listener.resumeAccept!() : undefined,
+    });
     if (!this.#ref) listener.unref();
     this.#addr = listener.addr;
-    const host = this.#core.defaultHost = formatHost(listener.addr);
-    this.#url = listener.addr.transport === "unix"
-      ? unixUrl(this.#core.scheme, listener.addr.path)
-      : `${this.#core.scheme}${host}/`;
+    const scheme = this.#core.options.scheme;
+    this.#url = listener.addr.transport === "unix" ? unixUrl(scheme, listener.addr.path) : `${scheme}${host}/`;
     if (init.onListen) init.onListen(listener.addr);
-    else console.log(listeningLine(this.#core.scheme, listener.addr, this.#url));
+    else console.log(listeningLine(scheme, listener.addr, this.#url));
   }
 
   get addr(): NetAddr {
@@ -173,7 +156,7 @@ class PorticoServer implements Server {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const bound = new Promise<void>((r) => (timer = setTimeout(r, this.#shutdownMs)));
       await this.#listener?.close();
-      await Promise.race([this.#core.drain(), bound]);
+      await Promise.race([this.#core.shutdownGracefully(), bound]);
       await Promise.race([this.group.shutdown(), bound]);
       clearTimeout(timer);
       this.#resolveFinished();

@@ -19,6 +19,7 @@
  */
 
 import { concatBytes } from "../http/bytes.ts";
+import { BODY_HIGH_WATER } from "./options.ts";
 
 /** The connection's side of a body. */
 export interface BodyFeed {
@@ -29,9 +30,6 @@ export interface BodyFeed {
   /** Bytes entered (positive) or left (negative) the queue. */
   account(bytes: number): void;
 }
-
-/** Queued bytes beyond which the socket is paused, unless the connection's budget asks for less. */
-export const BODY_HIGH_WATER: number = 64 * 1024;
 
 /** A request body in flight. */
 export class BodyStream {

@@ -9,96 +9,79 @@
  * @module
  */
 
-import { type Conn, type ConnHandler, formatAddr } from "../adapter.ts";
+import { type Conn, type ConnHandler, formatAddr, type NetAddr } from "../adapter.ts";
 import type { ResourceGroup } from "../groups/group.ts";
-import type { ParserLimits } from "../http/parser.ts";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import { encodeHead } from "../http/response.ts";
 import type { Handler } from "../types.ts";
-import type { NetAddr } from "../adapter.ts";
-import { HttpConnection } from "./connection.ts";
-import { BODY_HIGH_WATER } from "./body.ts";
+import { type ConnectionServer, HttpConnection } from "./connection.ts";
+import type { ServerOptions } from "./options.ts";
 
-/** Resolved timeouts in ms (Infinity: none). */
-export interface Timeouts {
-  headers: number;
-  body: number;
-  keepAlive: number;
-  send: number;
-  /** A handler must have started its response within this (Infinity: no limit, the default). */
-  handler: number;
-  /** Bound on a graceful shutdown, after which everything still open is closed. */
-  shutdown: number;
+/** What the server learns once its listener is bound. */
+export interface Listening {
+  /** The listener's `host:port`, the Host of HTTP/1.0 requests without one. */
+  readonly host: string;
+  /** Stops accepting, where the listener can (Deno). */
+  readonly pauseAccept?: () => void;
+  /** Accepts again after `pauseAccept`. */
+  readonly resumeAccept?: () => void;
 }
 
-/** The defaults, as the README's table lists them. */
-export const DEFAULT_TIMEOUTS: Timeouts = {
-  headers: 10_000,
-  body: 30_000,
-  keepAlive: 5_000,
-  send: 30_000,
-  handler: Infinity,
-  shutdown: 30_000,
-};
-
 /** The state one server's connections share. */
-export class ServerCore {
+export class ServerCore implements ConnectionServer {
   readonly handler: Handler<NetAddr>;
   readonly onError: (error: unknown) => Response | Promise<Response>;
-  readonly limits: ParserLimits;
-  readonly timeouts: Timeouts;
+  readonly options: ServerOptions;
   readonly group: ResourceGroup;
   readonly connections: Set<HttpConnection> = new Set();
-  scheme = "http://";
-  defaultHost = "localhost";
-  draining = false;
+  #defaultHost = "localhost";
+  #shuttingDown = false;
   #sweeper: ReturnType<typeof setInterval> | null = null;
-  #sweepMs: number;
   #unref = false;
   #idle: (() => void) | null = null;
-  #connectionBytes: number;
   #parked: Parked[] = [];
-  /**
-   * Unread body bytes queued before the socket is paused: below the
-   * connection's budget, so that the budget bounds them by backpressure.
-   */
-  readonly bodyHighWater: number;
-  /** Most connections served at once. */
-  maxConnections: number = Infinity;
-  /** At `maxConnections`: wait (park, stop accepting) or answer 503 at once. */
-  overflow: "wait" | "reject" = "wait";
-  /** Set by serve() when the listener can stop accepting. */
-  pauseAccept: (() => void) | undefined;
-  /** Set by serve() when the listener can stop accepting. */
-  resumeAccept: (() => void) | undefined;
+  #pauseAccept: (() => void) | undefined;
+  #resumeAccept: (() => void) | undefined;
 
+  /** A server core for `handler`, configured once and for all by `options`; its connections' groups are children of `group`. */
   constructor(
     handler: Handler<NetAddr>,
     onError: (error: unknown) => Response | Promise<Response>,
-    limits: ParserLimits & { connectionBytes: number },
-    timeouts: Timeouts,
+    options: ServerOptions,
     group: ResourceGroup,
   ) {
     this.handler = handler;
     this.onError = onError;
-    this.limits = limits;
-    this.timeouts = timeouts;
+    this.options = options;
     this.group = group;
-    this.#connectionBytes = limits.connectionBytes;
-    this.bodyHighWater = Math.max(1, Math.min(BODY_HIGH_WATER, Math.floor(limits.connectionBytes / 2)));
-    const shortest = Math.min(timeouts.headers, timeouts.body, timeouts.keepAlive, timeouts.send, timeouts.handler);
-    this.#sweepMs = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
+  }
+
+  /** The listener is bound: its address (for requests without Host) and its accept controls. */
+  listening(l: Listening): void {
+    this.#defaultHost = l.host;
+    this.#pauseAccept = l.pauseAccept;
+    this.#resumeAccept = l.resumeAccept;
+  }
+
+  /** The listener's `host:port` (`localhost` for a wildcard address). */
+  get defaultHost(): string {
+    return this.#defaultHost;
+  }
+
+  /** True once a graceful shutdown began. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
   }
 
   /** Takes a newly accepted connection. */
   accept(conn: Conn): ConnHandler {
     const group = this.group.child({
       name: `conn ${formatAddr(conn.remoteAddr)}`,
-      bytes: this.#connectionBytes,
+      bytes: this.options.limits.connectionBytes,
     });
     if (this.#unref) conn.unref();
-    if (this.connections.size + this.#parked.length >= this.maxConnections) {
-      if (this.overflow === "reject" || this.draining) return this.#reject(conn, group);
+    if (this.connections.size + this.#parked.length >= this.options.limits.maxConnections) {
+      if (this.options.limits.atMaxConnections === "reject" || this.#shuttingDown) return this.#reject(conn, group);
       // Full: park the connection unread until a slot frees, and ask the
       // listener to stop accepting (where it can) so the rest wait in the
       // kernel's backlog.
@@ -106,7 +89,7 @@ export class ServerCore {
       group.defer(() => conn.destroy());
       this.#parked.push(parked);
       conn.pause();
-      this.pauseAccept?.();
+      this.#pauseAccept?.();
       return parked;
     }
     return this.open(conn, group);
@@ -117,9 +100,9 @@ export class ServerCore {
     const c = new HttpConnection(conn, this, group);
     group.defer(() => c.destroy());
     this.connections.add(c);
-    if (this.draining) c.drain();
+    if (this.#shuttingDown) c.closeGracefully();
     if (this.#sweeper === null) {
-      this.#sweeper = setInterval(() => this.#sweep(), this.#sweepMs);
+      this.#sweeper = setInterval(() => this.#sweep(), this.options.sweepMs);
       this.#sweeper.unref?.();
     }
     return c;
@@ -167,10 +150,11 @@ export class ServerCore {
   /** A connection closed. */
   forget(c: HttpConnection): void {
     this.connections.delete(c);
-    while (this.#parked.length > 0 && this.connections.size < this.maxConnections && !this.draining) {
+    const max = this.options.limits.maxConnections;
+    while (this.#parked.length > 0 && this.connections.size < max && !this.#shuttingDown) {
       this.#parked.shift()!.activate();
     }
-    if (this.#parked.length === 0 && this.connections.size < this.maxConnections) this.resumeAccept?.();
+    if (this.#parked.length === 0 && this.connections.size < max) this.#resumeAccept?.();
     if (this.connections.size === 0) {
       if (this.#sweeper !== null) {
         clearInterval(this.#sweeper);
@@ -190,19 +174,22 @@ export class ServerCore {
     }
   }
 
-  /** Graceful: close idle connections, let busy ones finish; resolves when none is left. */
-  drain(): Promise<void> {
-    this.draining = true;
+  /**
+   * Graceful shutdown: close idle connections, let busy ones finish
+   * (upgraded ones close their protocol); resolves when none is left.
+   */
+  shutdownGracefully(): Promise<void> {
+    this.#shuttingDown = true;
     for (const p of this.#parked.splice(0)) p.close();
     if (this.connections.size === 0) return Promise.resolve();
     const done = new Promise<void>((r) => (this.#idle = r));
-    for (const c of this.connections) c.drain();
+    for (const c of this.connections) c.closeGracefully();
     return done;
   }
 
   /** Forced shutdown: every connection (parked ones too) is destroyed now. */
   destroyAll(): void {
-    this.draining = true;
+    this.#shuttingDown = true;
     for (const p of this.#parked.splice(0)) p.destroy();
     for (const c of this.connections) c.destroy();
   }

@@ -21,11 +21,35 @@ import {
   serializeHead,
 } from "../http/response.ts";
 import { joinShared } from "../http/bytes.ts";
-import type { Exchange, HttpConnection } from "./connection.ts";
 import { headerFields, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
 import { staticBody } from "./static_body.ts";
 
 const encoder = new TextEncoder();
+
+/**
+ * Where a response is written: the connection, seen only as far as the
+ * writer needs it.
+ */
+export interface ResponseSink {
+  /** Queues bytes; false when the socket is above its high-water mark (then `waitWritable()`). */
+  write(chunk: Uint8Array): boolean;
+  /** Holds writes until `uncork()` (a no-op where the adapter cannot). */
+  cork(): void;
+  /** Sends what `cork()` held. */
+  uncork(): void;
+  /** True once the socket is gone: stop writing and cancel the body. */
+  readonly closed: boolean;
+  /** Resolves when the socket can take more, or is gone. */
+  waitWritable(): Promise<void>;
+}
+
+/** What the writer needs to know of the request it answers. */
+export interface RespondingTo {
+  /** The request method (HEAD: no body). */
+  readonly method: string;
+  /** 0 for HTTP/1.0 (no chunked coding), 1 for HTTP/1.1. */
+  readonly versionMinor: number;
+}
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
@@ -46,20 +70,20 @@ function wantsClose(headers: Headers): boolean {
 // written beside it (corked where the adapter can) rather than copied.
 const COPY_LIMIT = 16 * 1024;
 
-function writeWhole(conn: HttpConnection["conn"], head: string, body: Uint8Array | null): void {
-  if (body === null || body.byteLength === 0) conn.write(encodeHead(head));
-  else if (body.byteLength <= COPY_LIMIT) conn.write(encodeHead(head, body));
+function writeWhole(sink: ResponseSink, head: string, body: Uint8Array | null): void {
+  if (body === null || body.byteLength === 0) sink.write(encodeHead(head));
+  else if (body.byteLength <= COPY_LIMIT) sink.write(encodeHead(head, body));
   else {
-    conn.cork?.();
-    conn.write(encodeHead(head));
-    conn.write(body);
-    conn.uncork?.();
+    sink.cork();
+    sink.write(encodeHead(head));
+    sink.write(body);
+    sink.uncork();
   }
 }
 
 // A LightResponse: everything is at hand, nothing is built.
-function writeParts(c: HttpConnection, ex: Exchange, parts: ResponseParts, keepAlive: boolean): boolean {
-  const bodiless = isBodiless(parts.status, ex.head.method);
+function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts, keepAlive: boolean): boolean {
+  const bodiless = isBodiless(parts.status, req.method);
   let declared: string | null = null;
   for (const [name, value] of parts.headers) {
     if (name === "connection" && CLOSE.test(value)) keepAlive = false;
@@ -73,12 +97,12 @@ function writeParts(c: HttpConnection, ex: Exchange, parts: ResponseParts, keepA
       parts.headers,
       bodiless ? { kind: "none" } : { kind: "length", length },
       keepAlive,
-      ex.head.versionMinor,
+      req.versionMinor,
       bodiless,
       declaredLength,
     );
   if (source === null) {
-    c.conn.write(encodeHead(head(0, declared)));
+    sink.write(encodeHead(head(0, declared)));
     return keepAlive;
   }
   if (typeof source === "string" && !bodiless && source.length <= COPY_LIMIT) {
@@ -86,63 +110,63 @@ function writeParts(c: HttpConnection, ex: Exchange, parts: ResponseParts, keepA
     // body are encoded once, into one buffer. Anything else is encoded below.
     const wire = encodeAscii(head(source.length, null) + source);
     if (wire !== null) {
-      c.conn.write(wire);
+      sink.write(wire);
       return keepAlive;
     }
   }
   const body = typeof source === "string" ? encoder.encode(source) : source;
-  writeWhole(c.conn, head(body.byteLength, String(body.byteLength)), bodiless ? null : body);
+  writeWhole(sink, head(body.byteLength, String(body.byteLength)), bodiless ? null : body);
   return keepAlive;
 }
 
 /**
- * Writes `response` for `ex`. Returns whether the connection may be kept
- * alive afterwards — at once when the body was at hand, else once it has
- * been sent. Throws (or rejects) when the body stream fails after the head
- * was sent (the caller must then cut the connection).
+ * Writes `response` to `sink` as the answer to `req`. Returns whether the
+ * connection may be kept alive afterwards — at once when the body was at
+ * hand, else once it has been sent. Throws (or rejects) when the body
+ * stream fails after the head was sent (the caller must then cut the
+ * connection).
  */
 export function writeResponse(
-  c: HttpConnection,
-  ex: Exchange,
+  sink: ResponseSink,
+  req: RespondingTo,
   response: Response,
   keepAlive: boolean,
 ): boolean | Promise<boolean> {
   const parts = (response as { [RESPONSE_PARTS]?: () => ResponseParts | null })[RESPONSE_PARTS]?.();
-  if (parts) return writeParts(c, ex, parts, keepAlive);
+  if (parts) return writeParts(sink, req, parts, keepAlive);
   const headers = response.headers;
   if (keepAlive && wantsClose(headers)) keepAlive = false;
   const declared = headers.get("content-length");
   // A body that is already complete (undici keeps its source): no streaming.
   const whole = declared === null ? staticBody(response) : null;
-  if (whole === null) return writeStreamed(c, ex, response, keepAlive, declared);
-  const bodiless = isBodiless(response.status, ex.head.method);
+  if (whole === null) return writeStreamed(sink, req, response, keepAlive, declared);
+  const bodiless = isBodiless(response.status, req.method);
   const head = serializeHead(
     response.status,
     response.statusText,
     headerFields(headers),
     bodiless ? { kind: "none" } : { kind: "length", length: whole.byteLength },
     keepAlive,
-    ex.head.versionMinor,
+    req.versionMinor,
     bodiless,
     String(whole.byteLength),
   );
-  writeWhole(c.conn, head, bodiless ? null : whole);
+  writeWhole(sink, head, bodiless ? null : whole);
   return keepAlive;
 }
 
 async function writeStreamed(
-  c: HttpConnection,
-  ex: Exchange,
+  sink: ResponseSink,
+  req: RespondingTo,
   response: Response,
   keepAlive: boolean,
   declared: string | null,
 ): Promise<boolean> {
-  const conn = c.conn;
   const status = response.status;
   const headers = response.headers;
   const fields = headerFields(headers);
-  const minor = ex.head.versionMinor;
-  const bodiless = isBodiless(status, ex.head.method);
+  const minor = req.versionMinor;
+  const bodiless = isBodiless(status, req.method);
   const head = (
     framing: ResponseFraming,
     declaredLength: string | null = declared,
@@ -171,14 +195,14 @@ async function writeStreamed(
   const body = response.body;
 
   if (body === null) {
-    conn.write(encodeHead(head(bodiless ? { kind: "none" } : { kind: "length", length: 0 })));
+    sink.write(encodeHead(head(bodiless ? { kind: "none" } : { kind: "length", length: 0 })));
     return keepAlive;
   }
   if (bodiless) {
     let declaredLength = declared;
-    if (declaredLength === null && ex.head.method === "HEAD") declaredLength = await probeLength(body);
+    if (declaredLength === null && req.method === "HEAD") declaredLength = await probeLength(body);
     else void body.cancel().catch(() => {});
-    conn.write(encodeHead(head({ kind: "none" }, declaredLength)));
+    sink.write(encodeHead(head({ kind: "none" }, declaredLength)));
     return keepAlive;
   }
 
@@ -187,7 +211,7 @@ async function writeStreamed(
   const reader = body.getReader();
   const length = declared !== null && /^\d{1,15}$/.test(declared) ? Number(declared) : -1;
   if (length >= 0) {
-    await pumpKnownLength(c, reader, head({ kind: "length", length }), length);
+    await pumpKnownLength(sink, reader, head({ kind: "length", length }), length);
     return keepAlive;
   }
   // Unknown length: a body that is already complete (a string, bytes,
@@ -199,14 +223,14 @@ async function writeStreamed(
   let pendingRead: Promise<ReadableStreamReadResult<unknown>> | null = firstRead;
   if (first !== PENDING) {
     if (first.done) {
-      conn.write(encodeHead(head({ kind: "length", length: 0 }, null, await hiddenType(typeProbe))));
+      sink.write(encodeHead(head({ kind: "length", length: 0 }, null, await hiddenType(typeProbe))));
       return keepAlive;
     }
     a = toBytes(first.value);
     pendingRead = reader.read();
     const second = await soon(pendingRead);
     if (second !== PENDING && second.done) {
-      conn.write(encodeHead(head({ kind: "length", length: a.byteLength }, null, await hiddenType(typeProbe)), a));
+      sink.write(encodeHead(head({ kind: "length", length: a.byteLength }, null, await hiddenType(typeProbe)), a));
       return keepAlive;
     }
   }
@@ -215,11 +239,11 @@ async function writeStreamed(
   const chunked = minor === 1;
   if (!chunked) keepAlive = false;
   const headBytes = encodeHead(head({ kind: chunked ? "chunked" : "close" }));
-  if (!conn.write(a === null ? headBytes : joinShared([headBytes, chunked ? encodeChunk(a) : a]))) {
-    await c.waitDrain();
+  if (!sink.write(a === null ? headBytes : joinShared([headBytes, chunked ? encodeChunk(a) : a]))) {
+    await sink.waitWritable();
   }
-  await pump(c, reader, chunked, pendingRead);
-  if (chunked && !c.closed) conn.write(lastChunk());
+  await pump(sink, reader, chunked, pendingRead);
+  if (chunked && !sink.closed) sink.write(lastChunk());
   return keepAlive;
 }
 
@@ -241,18 +265,14 @@ async function hiddenType(probe: Response | null): Promise<string | null> {
   return type === "" ? null : type;
 }
 
-function write(c: HttpConnection, chunk: Uint8Array): boolean {
-  return c.closed ? true : c.conn.write(chunk);
-}
-
 async function pump(
-  c: HttpConnection,
+  sink: ResponseSink,
   reader: ReadableStreamDefaultReader<unknown>,
   chunked: boolean,
   pending: Promise<ReadableStreamReadResult<unknown>> | null,
 ): Promise<void> {
   for (;;) {
-    if (c.closed) {
+    if (sink.closed) {
       await reader.cancel().catch(() => {});
       return;
     }
@@ -261,12 +281,12 @@ async function pump(
     if (done) return;
     const bytes = toBytes(value);
     if (bytes.byteLength === 0) continue;
-    if (!write(c, chunked ? encodeChunk(bytes) : bytes)) await c.waitDrain();
+    if (!sink.write(chunked ? encodeChunk(bytes) : bytes)) await sink.waitWritable();
   }
 }
 
 async function pumpKnownLength(
-  c: HttpConnection,
+  sink: ResponseSink,
   reader: ReadableStreamDefaultReader<unknown>,
   head: string,
   length: number,
@@ -274,7 +294,7 @@ async function pumpKnownLength(
   let sent = 0;
   let first = true;
   for (;;) {
-    if (c.closed) {
+    if (sink.closed) {
       await reader.cancel().catch(() => {});
       return;
     }
@@ -283,12 +303,12 @@ async function pumpKnownLength(
     const bytes = toBytes(value);
     sent += bytes.byteLength;
     if (sent > length) throw new Error(`response body is longer than its Content-Length (${length})`);
-    const ok = first ? c.conn.write(encodeHead(head, bytes)) : write(c, bytes);
+    const ok = sink.write(first ? encodeHead(head, bytes) : bytes);
     first = false;
-    if (!ok) await c.waitDrain();
+    if (!ok) await sink.waitWritable();
   }
-  if (first) c.conn.write(encodeHead(head));
-  if (sent < length && !c.closed) throw new Error(`response body is shorter than its Content-Length (${length})`);
+  if (first) sink.write(encodeHead(head));
+  if (sent < length && !sink.closed) throw new Error(`response body is shorter than its Content-Length (${length})`);
 }
 
 async function probeLength(body: ReadableStream<unknown>): Promise<string | null> {

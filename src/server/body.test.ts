@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { BodyStream } from "./body.ts";
+
+function feed() {
+  const log = { pulls: 0, cancels: 0, charged: 0 };
+  return {
+    log,
+    feed: {
+      onPull: () => void log.pulls++,
+      onCancel: () => void log.cancels++,
+      account: (n: number) => void (log.charged += n),
+    },
+  };
+}
+
+const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
+
+describe("BodyStream", () => {
+  it("asks for a pause once the unread bytes reach its high-water mark, and charges them", () => {
+    const { log, feed: f } = feed();
+    const body = new BodyStream(f, 100);
+    expect(body.push(bytes(60))).toBe(true);
+    expect(log.charged).toBe(60);
+    expect(body.push(bytes(40))).toBe(false);
+    expect(log.charged).toBe(100);
+  });
+
+  it("copies what it queues: the adapter may reuse the chunk's memory", async () => {
+    const { feed: f } = feed();
+    const body = new BodyStream(f);
+    const chunk = bytes(3, 7);
+    body.push(chunk);
+    chunk.fill(0);
+    body.close();
+    expect([...await body.collect()]).toEqual([7, 7, 7]);
+  });
+
+  it("a complete body read whole: all of it at once, and the budget released", async () => {
+    const { log, feed: f } = feed();
+    const body = new BodyStream(f);
+    body.push(bytes(10, 1));
+    body.push(bytes(5, 2));
+    body.close();
+    const all = await body.collect();
+    expect(all.byteLength).toBe(15);
+    expect(log.charged).toBe(0);
+    expect(body.done).toBe(true);
+  });
+
+  it("a whole-body reader takes everything, uncharged, without asking for a pause (issue 12.1)", async () => {
+    const { log, feed: f } = feed();
+    const body = new BodyStream(f, 100);
+    body.push(bytes(80));
+    const whole = body.collect();
+    expect(log.pulls).toBe(1); // 100 Continue is owed, the socket resumes
+    expect(log.charged).toBe(0); // the queued bytes left the budget
+    for (let i = 0; i < 50; i++) expect(body.push(bytes(100))).toBe(true);
+    expect(log.charged).toBe(0);
+    body.close();
+    expect((await whole).byteLength).toBe(80 + 50 * 100);
+  });
+
+  it("an error rejects a whole-body reader and errors the stream", async () => {
+    const { feed: f } = feed();
+    const a = new BodyStream(f);
+    const reading = a.collect();
+    const reason = new Error("client gone");
+    a.error(reason);
+    await expect(reading).rejects.toBe(reason);
+    const b = new BodyStream(f);
+    const reader = b.stream.getReader();
+    b.error(reason);
+    await expect(reader.read()).rejects.toBe(reason);
+  });
+
+  it("a stream reader releases what it takes and pulls for more", async () => {
+    const { log, feed: f } = feed();
+    const body = new BodyStream(f, 100);
+    body.push(bytes(60));
+    body.push(bytes(60));
+    expect(log.charged).toBe(120);
+    const reader = body.stream.getReader();
+    const first = await reader.read();
+    expect(first.value?.byteLength).toBe(60);
+    expect(log.charged).toBe(60);
+    expect(log.pulls).toBeGreaterThanOrEqual(1);
+    body.close();
+    expect((await reader.read()).value?.byteLength).toBe(60);
+    expect((await reader.read()).done).toBe(true);
+    expect(log.charged).toBe(0);
+  });
+
+  it("cancel drops the queue, releases its bytes and tells the connection to discard the rest", () => {
+    const { log, feed: f } = feed();
+    const body = new BodyStream(f);
+    body.push(bytes(30));
+    body.cancel();
+    expect(log.cancels).toBe(1);
+    expect(log.charged).toBe(0);
+    expect(body.done).toBe(true);
+    expect(body.push(bytes(10))).toBe(true); // ignored
+    expect(log.charged).toBe(0);
+  });
+});

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { HttpError } from "../http/errors.ts";
+import type { RequestHead } from "../http/parser.ts";
+import { RequestUrls } from "./request_url.ts";
+
+const head = (host: string, target = "/p?q=1", form = "origin") => ({ host, target, form }) as unknown as RequestHead;
+
+describe("RequestUrls", () => {
+  const urls = new RequestUrls("http://", "localhost:8000");
+
+  it("builds canonical URLs without URL, and normalises the rest as URL would", () => {
+    expect(urls.of(head("a.example:8080"))).toBe("http://a.example:8080/p?q=1");
+    expect(urls.of(head("A.Example:80", "/a/../b"))).toBe("http://a.example/b");
+    expect(urls.of(head("", "/x"))).toBe("http://localhost:8000/x");
+    expect(urls.of(head("a", "*", "asterisk"))).toBe("http://a/*");
+    expect(urls.of(head("", "http://b.example/y", "absolute"))).toBe("http://b.example/y");
+  });
+
+  it("every URL it returns parses, or it throws a 400 (issue 18.3)", () => {
+    for (const host of ["a:99999", "a:65536", "xn--a", "xn--", "a.xn--"]) {
+      let error: unknown = null;
+      try {
+        urls.of(head(host));
+      } catch (e) {
+        error = e;
+      }
+      expect(error, host).toBeInstanceOf(HttpError);
+      expect((error as HttpError).status).toBe(400);
+    }
+    for (const host of ["a:65535", "xn--bcher-kva.example", "1.2.3.4", "a_b", "[::1]:8080"]) {
+      expect(() => new URL(urls.of(head(host))), host).not.toThrow();
+    }
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * `request.url`: the absolute URL of a request, as a platform `Request`
+ * would read it (the WHATWG URL serialisation), built without `URL` when
+ * the Host and target are already in that form.
+ *
+ * @module
+ */
+
+import { HttpError } from "../http/errors.ts";
+import type { RequestHead } from "../http/parser.ts";
+
+// Characters or sequences the URL parser would rewrite: percent-encoded
+// characters, dot segments (also as %2e), backslashes, an upper-case or
+// default-port host.
+const NOT_CANONICAL_TARGET = /[^A-Za-z0-9\-._~!$&'()*+,;=:@\/?%|]|\/\.|%2e/i;
+
+function normalise(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    throw new HttpError("INVALID_HOST", "Host and request-target do not form a valid URL");
+  }
+}
+
+// Whether URL would accept `host` and print it as it is: a lower-case name
+// of characters URL never rewrites or rejects, no punycode label (URL
+// validates those, and rejects `xn--a`), a port in range without a default
+// value or zero padding, a dotted-quad IPv4 address in canonical form.
+// Anything else goes through URL, which rejects what cannot form a URL
+// (a 400, issue 18.3).
+function isCanonicalHost(host: string): boolean {
+  const m = /^([a-z0-9._~!$&'()*+,;=-]+)(?::([1-9]\d{0,4}))?$/.exec(host);
+  if (m === null) return false; // IPv6 literal, empty port, upper case, …: let URL decide
+  const [, name, port] = m;
+  if (port !== undefined && (port === "80" || port === "443" || Number(port) > 65535)) return false;
+  if (name.startsWith("xn--") || name.includes(".xn--")) return false;
+  const last = name.slice(name.lastIndexOf(".") + 1);
+  if (last === "" || /^(?:\d|0x)/i.test(last)) {
+    return /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(name);
+  }
+  return true;
+}
+
+/**
+ * Builds the URLs of one connection's requests. It remembers the last Host
+ * that proved canonical, so that a keep-alive connection checks its Host
+ * once, not per request.
+ */
+export class RequestUrls {
+  #scheme: string;
+  #defaultHost: string;
+  #canonicalHost = "";
+
+  /** URLs with `scheme` (`"http://"`), and `defaultHost` for HTTP/1.0 requests without Host. */
+  constructor(scheme: string, defaultHost: string) {
+    this.#scheme = scheme;
+    this.#defaultHost = defaultHost;
+  }
+
+  /** The absolute URL of `head`; throws a 400 HttpError when Host and target cannot form one. */
+  of(head: RequestHead): string {
+    if (head.form === "absolute") return normalise(head.target);
+    const host = head.host || this.#defaultHost;
+    const url = this.#scheme + host + (head.form === "asterisk" ? "/*" : head.target);
+    if (host !== this.#canonicalHost) {
+      if (!isCanonicalHost(host)) return normalise(url);
+      this.#canonicalHost = host;
+    }
+    if (NOT_CANONICAL_TARGET.test(head.target)) return normalise(url);
+    return url;
+  }
+}
