@@ -40,7 +40,7 @@ import { encodeHead, httpDate, reasonPhrase } from "../http/response.ts";
 import type { Handler } from "../types.ts";
 import { BodyStream } from "./body.ts";
 import { clientGone, Exchange } from "./exchange.ts";
-import { DISCARD_LIMIT, LINGER_MS, PIPELINE_PAUSE, type ServerOptions } from "./options.ts";
+import { DISCARD_LIMIT, LINGER_MS, PIPELINE_PAUSE, type ServerOptions, type Timeouts } from "./options.ts";
 import { RequestUrls } from "./request_url.ts";
 import { type ResponseSink, writeResponse } from "./respond.ts";
 import { type UpgradedConnection, upgradeOf, type UpgradeRequest } from "./upgrade.ts";
@@ -94,6 +94,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   /** Epoch ms by which the running handler must have started its response, or 0 (`timeouts.handler`). */
   handlerDeadline = 0;
   #server: ConnectionServer;
+  #timeouts: Timeouts; // the server's, read at every deadline
   #parser: RequestParser;
   #urls: RequestUrls;
   #current: Exchange | null = null; // the request being handled, from its head to its response's end
@@ -111,6 +112,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   constructor(conn: Conn, server: ConnectionServer, group: ResourceGroup) {
     this.conn = conn;
     this.#server = server;
+    this.#timeouts = server.options.timeouts;
     this.group = group;
     this.#parser = new RequestParser(this, server.options.limits);
     this.#urls = new RequestUrls(server.options.scheme, server.defaultHost);
@@ -123,7 +125,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   }
 
   #setDeadline(kind: DeadlineKind): void {
-    const ms = kind === "linger" ? LINGER_MS : this.#server.options.timeouts[kind];
+    const ms = kind === "linger" ? LINGER_MS : this.#timeouts[kind];
     this.deadlineKind = kind;
     this.deadline = ms === Infinity ? 0 : Date.now() + ms;
   }
@@ -307,7 +309,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   #run(ex: Exchange): void {
     ex.dispatched = true;
     const server = this.#server;
-    const limit = server.options.timeouts.handler;
+    const limit = this.#timeouts.handler;
     if (limit !== Infinity) this.handlerDeadline = Date.now() + limit;
     let result: Response | Promise<Response>;
     try {
