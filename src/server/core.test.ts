@@ -126,3 +126,41 @@ describe("ServerCore", () => {
     expect(c.connections.size).toBe(0);
   });
 });
+
+describe("HttpConnection phases", () => {
+  it("head → body → handling → head for each request; closing, then closed", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { core: c, connect } = core(async (req) => {
+      await req.text();
+      await gate;
+      return new Response("ok");
+    });
+    const conn = connect();
+    const http = [...c.connections][0]!;
+    expect(http.phase).toBe("head");
+    conn.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab");
+    expect(http.phase).toBe("body");
+    conn.send("cd");
+    expect(http.phase).toBe("handling");
+    conn.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n"); // waits its turn
+    release();
+    await sleep(10);
+    expect(conn.written.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
+    expect(http.phase).toBe("head");
+    conn.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    await sleep(10);
+    expect(conn.ended).toBe(true);
+    expect(http.phase).toBe("closed"); // the fake socket closes as soon as it is ended
+  });
+
+  it("a protocol error answers, then the connection is closing", () => {
+    const { core: c, connect } = core(() => new Response("ok"));
+    const conn = connect();
+    const http = [...c.connections][0]!;
+    conn.handler = null; // keep the fake socket open after end(), as a real one lingers
+    http.onData(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));
+    expect(conn.written).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(http.phase).toBe("closing");
+  });
+});
