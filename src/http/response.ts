@@ -86,29 +86,43 @@ export function isBodiless(status: number, method: string): boolean {
   return method === "HEAD" || status === 204 || status === 304 || status < 200;
 }
 
-/** How the body that follows a response head is delimited. */
+/**
+ * How the body that follows a response head is delimited. `"none"`: no
+ * body (HEAD, 204, 304, 1xx); `announce` is the Content-Length a HEAD or 304
+ * answer states for the body a GET would have had, or null.
+ */
 export type ResponseFraming =
-  | { kind: "none" }
+  | { kind: "none"; announce: string | null }
   | { kind: "length"; length: number }
   | { kind: "chunked" }
   | { kind: "close" };
 
 /**
+ * The server's `Connection` field: `"close"` when the connection closes
+ * after this response, `"keep-alive"` when an HTTP/1.0 connection stays
+ * open (1.1 stays open by default: no field).
+ */
+export type ConnectionField = "close" | "keep-alive" | null;
+
+/** The {@link ConnectionField} for a response that does or does not keep the connection, in HTTP/1.`versionMinor`. */
+export function connectionField(keepAlive: boolean, versionMinor: number): ConnectionField {
+  return !keepAlive ? "close" : versionMinor === 0 ? "keep-alive" : null;
+}
+
+/**
  * Builds the status line and field lines of a response.
  *
  * Framing fields the application set (`Content-Length`, `Transfer-Encoding`)
- * are replaced by what the server actually sends; `Connection` is the
- * server's decision; `Date` is added unless present.
+ * are replaced by what `framing` says the server sends; `Connection` is the
+ * server's decision (`connection`); `Date` is added unless present;
+ * `contentType` is added when given (Bun's hidden default of a string body).
  */
 export function serializeHead(
   status: number,
   statusText: string,
   headers: Iterable<readonly [string, string]>,
   framing: ResponseFraming,
-  keepAlive: boolean,
-  versionMinor: number,
-  bodiless: boolean,
-  declaredLength: string | null,
+  connection: ConnectionField,
   contentType: string | null = null,
 ): string {
   let s = "HTTP/1.1 " + status + " " + (statusText || reasonPhrase(status)) + "\r\n";
@@ -136,12 +150,11 @@ export function serializeHead(
       break;
     case "none":
       // HEAD and 304 may announce the length the GET would have had.
-      if (bodiless && declaredLength !== null && status !== 204 && status >= 200) {
-        s += "content-length: " + declaredLength + "\r\n";
+      if (framing.announce !== null && status !== 204 && status >= 200) {
+        s += "content-length: " + framing.announce + "\r\n";
       }
   }
-  if (!keepAlive) s += "connection: close\r\n";
-  else if (versionMinor === 0) s += "connection: keep-alive\r\n";
+  if (connection !== null) s += "connection: " + connection + "\r\n";
   return s + "\r\n";
 }
 

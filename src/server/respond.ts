@@ -12,6 +12,7 @@
  */
 
 import {
+  connectionField,
   encodeAscii,
   encodeChunk,
   encodeHead,
@@ -95,11 +96,8 @@ function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts,
       parts.status,
       parts.statusText,
       parts.headers,
-      bodiless ? { kind: "none" } : { kind: "length", length },
-      keepAlive,
-      req.versionMinor,
-      bodiless,
-      declaredLength,
+      bodiless ? { kind: "none", announce: declaredLength } : { kind: "length", length },
+      connectionField(keepAlive, req.versionMinor),
     );
   if (source === null) {
     sink.write(encodeHead(head(0, declared)));
@@ -145,11 +143,8 @@ export function writeResponse(
     response.status,
     response.statusText,
     headerFields(headers),
-    bodiless ? { kind: "none" } : { kind: "length", length: whole.byteLength },
-    keepAlive,
-    req.versionMinor,
-    bodiless,
-    String(whole.byteLength),
+    bodiless ? { kind: "none", announce: String(whole.byteLength) } : { kind: "length", length: whole.byteLength },
+    connectionField(keepAlive, req.versionMinor),
   );
   writeWhole(sink, head, bodiless ? null : whole);
   return keepAlive;
@@ -167,22 +162,8 @@ async function writeStreamed(
   const fields = headerFields(headers);
   const minor = req.versionMinor;
   const bodiless = isBodiless(status, req.method);
-  const head = (
-    framing: ResponseFraming,
-    declaredLength: string | null = declared,
-    contentType: string | null = null,
-  ) =>
-    serializeHead(
-      status,
-      response.statusText,
-      fields,
-      framing,
-      keepAlive,
-      minor,
-      bodiless,
-      declaredLength,
-      contentType,
-    );
+  const head = (framing: ResponseFraming, contentType: string | null = null) =>
+    serializeHead(status, response.statusText, fields, framing, connectionField(keepAlive, minor), contentType);
   // Bun leaves the default Content-Type of a string body out of
   // `response.headers` (its built-in server adds it when sending); it is recovered
   // from a clone, made before the body is touched, once the body proved to
@@ -195,14 +176,14 @@ async function writeStreamed(
   const body = response.body;
 
   if (body === null) {
-    sink.write(encodeHead(head(bodiless ? { kind: "none" } : { kind: "length", length: 0 })));
+    sink.write(encodeHead(head(bodiless ? { kind: "none", announce: declared } : { kind: "length", length: 0 })));
     return keepAlive;
   }
   if (bodiless) {
     let declaredLength = declared;
     if (declaredLength === null && req.method === "HEAD") declaredLength = await probeLength(body);
     else void body.cancel().catch(() => {});
-    sink.write(encodeHead(head({ kind: "none" }, declaredLength)));
+    sink.write(encodeHead(head({ kind: "none", announce: declaredLength })));
     return keepAlive;
   }
 
@@ -223,14 +204,14 @@ async function writeStreamed(
   let pendingRead: Promise<ReadableStreamReadResult<unknown>> | null = firstRead;
   if (first !== PENDING) {
     if (first.done) {
-      sink.write(encodeHead(head({ kind: "length", length: 0 }, null, await hiddenType(typeProbe))));
+      sink.write(encodeHead(head({ kind: "length", length: 0 }, await hiddenType(typeProbe))));
       return keepAlive;
     }
     a = toBytes(first.value);
     pendingRead = reader.read();
     const second = await soon(pendingRead);
     if (second !== PENDING && second.done) {
-      sink.write(encodeHead(head({ kind: "length", length: a.byteLength }, null, await hiddenType(typeProbe)), a));
+      sink.write(encodeHead(head({ kind: "length", length: a.byteLength }, await hiddenType(typeProbe)), a));
       return keepAlive;
     }
   }
