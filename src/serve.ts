@@ -5,6 +5,7 @@
  * @module
  */
 
+import process from "node:process";
 import type { Listener, ListenOptions, NetAddr, SocketAdapter } from "./adapter.ts";
 import { checkServeOptions, listen, listenOptions, requestedAddr, unixUrl } from "./listen_options.ts";
 import { ResourceGroup } from "./groups/group.ts";
@@ -97,7 +98,17 @@ class PorticoServer implements Server {
     this.#listening.catch((e) => {
       rejectFinished(e);
       void this.group.shutdown(e);
+      // Nobody asked through ready(): say it in one line and fail the
+      // process's exit status, as the synchronous throw of Deno's and Bun's
+      // servers would, but without a stack trace or an unhandled rejection.
+      if (this.#ready === null) {
+        console.error(e instanceof Error ? e.message : String(e));
+        process.exitCode = 1;
+      }
     });
+    // `finished` rejects only for those who await it: the failure is
+    // reported above or through ready(), never as an unhandled rejection.
+    this.finished.catch(() => {});
 
     if (init.signal) {
       if (init.signal.aborted) void this.shutdown();

@@ -112,8 +112,9 @@ export async function runFileServer(argv: string[], io: CliOutput = console_): P
       return response;
     },
   });
-  server.finished.catch((error) => {
-    io.err(`portico: cannot listen on ${options.hostname}:${options.port}: ${(error as Error).message ?? error}`);
+  // ready() rejects with a one-line error that names the address already.
+  server.ready().catch((error) => {
+    io.err(error instanceof Error ? error.message : String(error));
     listening(false);
   });
   if (!(await listened)) return 1;

@@ -106,6 +106,24 @@ describe.each(RUNTIMES)("the README quick start on %s", (runtime) => {
     proc.child.kill("SIGTERM");
   });
 
+  it("says in one line, and exits with status 1, when its port is taken", async () => {
+    const qs = quickStart(runtime);
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, "0.0.0.0", r));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const file = `taken_${qs.file}`;
+      fs.writeFileSync(path.join(dir, file), qs.code.replace(/\b8000\b/, String(port)));
+      const proc = run([...qs.command.slice(0, -1), file]);
+      const code = await new Promise((r) => proc.child.once("exit", r));
+      expect(code).toBe(1);
+      // The one line, and nothing else: no stack trace, no unhandled rejection.
+      expect(proc.out()).toBe(`portico: cannot listen on 0.0.0.0:${port}: the address is already in use\n`);
+    } finally {
+      holder.close();
+    }
+  });
+
   it("workerId() is null outside a supervisor and never needs env permission", async () => {
     const file = `worker_id_${runtime}.mjs`;
     fs.writeFileSync(
