@@ -67,6 +67,8 @@ class DenoConnection implements Conn {
   #resume: (() => void) | null = null;
   #queue = new WriteQueue();
   #writing = false;
+  #sent: Uint8Array | null = null; // the rest of a direct write in flight
+  #sentBytes = 0; // its whole size, counted by the queue until it is sent
   #ending = false;
   #writeClosed = false;
   #readEnded = false;
@@ -105,10 +107,50 @@ class DenoConnection implements Conn {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return true;
-    const room = this.#queue.push(chunk);
-    if (!this.#writing && !this.#queue.corked) void this.#flush();
+    if (this.#writing || this.#queue.corked || this.#queue.pending) {
+      const room = this.#queue.push(chunk);
+      if (!this.#writing && !this.#queue.corked) void this.#flush();
+      return room;
+    }
+    // Nothing queued or in flight: the bytes go to the socket now, with
+    // one promise (Deno's own) and callbacks bound once per connection,
+    // rather than through the queue's batch and an async function: about
+    // 1 µs less per response on Deno.
+    const room = this.#queue.sending(chunk.byteLength);
+    this.#writing = true;
+    this.#sent = chunk;
+    this.#sentBytes = chunk.byteLength;
+    this.#conn.write(chunk).then(this.#afterSend, this.#sendFailed);
     return room;
   }
+
+  // A direct write (see write()) went out, maybe in part.
+  #afterSend = (n: number): void => {
+    const rest = this.#sent!;
+    if (this.#closed) {
+      this.#writing = false;
+      this.#sent = null;
+      return;
+    }
+    if (n < rest.byteLength) {
+      this.#sent = rest.subarray(n);
+      this.#conn.write(this.#sent).then(this.#afterSend, this.#sendFailed);
+      return;
+    }
+    this.#sent = null;
+    this.#queue.written(this.#sentBytes);
+    this.#writing = false;
+    if (this.#queue.drained()) this.handler.onDrain();
+    if (this.#writing || this.#closed) return; // onDrain wrote again (or closed)
+    if (this.#queue.pending) void this.#flush(); // pushed while this write was in flight
+    else if (this.#ending) void this.#finishEnd();
+  };
+
+  #sendFailed = (e: unknown): void => {
+    this.#writing = false;
+    this.#sent = null;
+    this.#close(e instanceof Error ? e : new Error(String(e)));
+  };
 
   async #flush(): Promise<void> {
     this.#writing = true;
