@@ -16,6 +16,7 @@
 import type { Conn, ConnHandler, NetAddr } from "../adapter.ts";
 import type { ResourceGroup } from "../groups/group.ts";
 import { clearTimeout, setTimeout } from "node:timers";
+import { httpDate } from "../http/response.ts";
 import { parseProxyHeader } from "./header.ts";
 
 /** How long a connection may take to send its PROXY header, in ms. A load balancer sends it at once. */
@@ -84,7 +85,7 @@ class AwaitingHeader implements ConnHandler {
       const body = `Bad Request: ${found.reason}\n`;
       this.#conn.write(encoder.encode(
         `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
-          `connection: close\r\n\r\n${body}`,
+          `date: ${httpDate()}\r\nconnection: close\r\n\r\n${body}`,
       ));
       this.#conn.end();
       return;

@@ -12,7 +12,7 @@
 import { type Conn, type ConnHandler, formatAddr, type NetAddr } from "../adapter.ts";
 import type { ResourceGroup } from "../groups/group.ts";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
-import { encodeHead } from "../http/response.ts";
+import { encodeHead, httpDate } from "../http/response.ts";
 import type { Handler } from "../types.ts";
 import { type ConnectionServer, HttpConnection } from "./connection.ts";
 import type { ServerOptions } from "./options.ts";
@@ -112,7 +112,7 @@ export class ServerCore implements ConnectionServer {
     const body = "Service Unavailable: too many connections\n";
     conn.write(encodeHead(
       `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
-        `retry-after: 1\r\nconnection: close\r\n\r\n${body}`,
+        `date: ${httpDate()}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`,
     ));
     // The FIN waits for the request (or 100 ms): closing a socket whose
     // request bytes arrive afterwards would turn the close into a reset that
