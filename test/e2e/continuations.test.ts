@@ -5,7 +5,9 @@
  */
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fdsOf } from "../helpers/groups.ts";
 import { RUNTIMES, type RunningServer, startServer } from "../helpers/runtime.ts";
+import { eventually } from "../helpers/util.ts";
 
 async function page(base: string, path: string) {
   const res = await fetch(base + path, { redirect: "manual" });
@@ -147,7 +149,23 @@ describe.each(RUNTIMES)("continuations on %s", (runtime) => {
     expect((await page(a.url, "/hello")).text).toContain("Hello, World!");
   });
 
+  /** The server's descriptors: what it had before a fault case, and whether it is back there. */
+  async function fdBaseline(server: RunningServer) {
+    const pid = (await (await fetch(server.url + "/pid")).json()) as number;
+    const base = fdsOf(pid, server.port);
+    return async () => {
+      const now = await eventually(
+        () => fdsOf(pid, server.port),
+        (f) => f.other <= base.other && f.onPort <= Math.max(base.onPort, 1),
+        5000,
+      );
+      expect(now.other).toBeLessThanOrEqual(base.other);
+      expect(now.onPort).toBeLessThanOrEqual(Math.max(base.onPort, 1)); // the test's own keep-alive connection
+    };
+  }
+
   it("ends the run at sendBack / sendFinish without await, from several calls deep", async () => {
+    const backAtBaseline = await fdBaseline(a);
     const before = (await (await fetch(a.url + "/escape-stats")).json()).after;
     for (let i = 0; i < 3; i++) {
       const [k] = (await page(a.url, "/escape/")).links;
@@ -162,15 +180,18 @@ describe.each(RUNTIMES)("continuations on %s", (runtime) => {
     expect((await page(a.url, k)).text).toContain("value 11");
     expect(a.child.exitCode).toBe(null);
     expect(a.stderr()).not.toMatch(/unhandled|Symbol\(/i);
+    await backAtBaseline();
   });
 
   it("answers 500 when a servlet throws after resuming, and lives on", async () => {
+    const backAtBaseline = await fdBaseline(a);
     const [k] = (await page(a.url, "/throws/")).links;
     expect((await page(a.url, k)).status).toBe(500);
     expect((await page(a.url, k)).status).toBe(500); // the replay throws the same way
     expect(a.stderr()).toContain("servlet failed after resuming");
     expect((await page(a.url, "/hello")).text).toContain("Hello, World!");
     expect(a.child.exitCode).toBe(null);
+    await backAtBaseline();
   });
 
   it("holds an LRU budget of 10,000 while 100,000 sessions are suspended", async () => {
