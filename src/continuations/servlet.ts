@@ -107,6 +107,14 @@ export interface Servlet extends Handler {
 }
 
 // What sendBack/sendFinish throw: the run ends there, its answer already given.
+/** The error of a suspending operation that started before the previous one returned. */
+function missingAwait(name: string): Error {
+  return new Error(
+    `portico: web.${name}() was called while an earlier web.sendSuspend-like call of the same servlet run ` +
+      "was still under way: is an `await` missing before it? Its page and k-URL would lead nowhere.",
+  );
+}
+
 const ABANDON = Symbol("portico: the run was ended by web.sendBack/sendFinish (rethrow this)");
 const EXPIRED = Symbol("portico: continuation expired");
 const K_PATH = /^\/k\/([A-Za-z0-9_-]{22})(?:\/(\d{1,4}))?$/;
@@ -180,6 +188,15 @@ class Run implements Web {
   #log: Entry[] = [];
   #pending: { request: Request; dispatch: number | undefined } | null;
   #responder: Responder | null;
+  // A suspending operation (sendSuspend, sendSuspendDispatch, sendForward,
+  // redirectGet) is under way: until it returns, the servlet can only be
+  // waiting for it, unless an `await` is missing.
+  #suspending = false;
+  // Set when a second suspending operation started before the first
+  // returned (a missing `await`): the run is answered with this error.
+  #broken: Error | null = null;
+  // The servlet's function has returned or thrown.
+  #ended = false;
 
   constructor(
     state: ServletState,
@@ -225,6 +242,7 @@ class Run implements Web {
         else console.error("portico: servlet failed after answering:", e);
       }
     } finally {
+      this.#ended = true;
       this.#responder = null;
       this.#instance.runs--;
       this.#instance.closeIfIdle();
@@ -275,7 +293,9 @@ class Run implements Web {
       } catch (e) {
         throw e instanceof TokenTooLongError ? tooLong(e, this.#log) : e;
       }
-      this.#respond(toResponse(await build(this.#base + "/s/" + token)));
+      const page = toResponse(await build(this.#base + "/s/" + token));
+      if (this.#broken) throw ABANDON; // the run answers with the error instead
+      this.#respond(page);
       throw ABANDON; // nothing is kept: the URL carries the run
     }
     const log = this.#log.slice();
@@ -292,6 +312,7 @@ class Run implements Web {
       park: null,
     };
     const page = toResponse(await build(this.#base + "/k/" + k.id));
+    if (this.#broken) throw ABANDON; // the run answers with the error instead
     k.embeds = embeds();
     const resumed = new Promise<{ request: Request; respond: Responder; dispatch: number | undefined }>(
       (resolve, reject) => {
@@ -318,18 +339,53 @@ class Run implements Web {
     }
     this.#respond(page);
     const r = await resumed;
+    if (this.#ended) {
+      // Nobody awaits this call any more: the servlet went on without it.
+      r.respond.reject(this.#broken ?? missingAwait("web.sendSuspend"));
+      throw ABANDON;
+    }
     this.#responder = r.respond;
     const e = await entryOf(r.request, "", this.#state.headers, this.#state.maxInputBytes, r.dispatch);
     this.#log.push(e);
     return e;
   }
 
-  async sendSuspend(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
+  // Runs a suspending operation, refusing one that starts while another is
+  // under way: the servlet did not await the first, so its page and k-URL
+  // would lead nowhere and the client that follows it would wait forever.
+  // The refusal answers the run's request with a 500 that says so. The
+  // returned promise never counts as unhandled: a caller that forgot the
+  // `await` must not crash the process.
+  #guarded<T>(name: string, op: () => Promise<T>): Promise<T> {
+    let p: Promise<T>;
+    if (this.#suspending) {
+      this.#broken ??= missingAwait(name);
+      p = Promise.reject(this.#broken);
+    } else {
+      this.#suspending = true;
+      p = op();
+      p.then(() => (this.#suspending = false), () => (this.#suspending = false));
+    }
+    p.catch(() => {});
+    return p;
+  }
+
+  sendSuspend(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
+    return this.#guarded("sendSuspend", () => this.#sendSuspend(makePage));
+  }
+
+  async #sendSuspend(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
     const e = await this.#input(false) ?? await this.#suspend(makePage, false, () => 0);
     return this.request = requestOf(e, this.#origin, this.#base);
   }
 
-  async sendSuspendDispatch<T>(
+  sendSuspendDispatch<T>(
+    makePage: (embedUrl: (handler: EmbeddedHandler<T>) => string) => Page | Promise<Page>,
+  ): Promise<T> {
+    return this.#guarded("sendSuspendDispatch", () => this.#sendSuspendDispatch(makePage));
+  }
+
+  async #sendSuspendDispatch<T>(
     makePage: (embedUrl: (handler: EmbeddedHandler<T>) => string) => Page | Promise<Page>,
   ): Promise<T> {
     const handlers: EmbeddedHandler<T>[] = [];
@@ -349,7 +405,11 @@ class Run implements Web {
     return await handler(this.request);
   }
 
-  async sendForward(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
+  sendForward(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
+    return this.#guarded("sendForward", () => this.#sendForward(makePage));
+  }
+
+  async #sendForward(makePage: (kUrl: string) => Page | Promise<Page>): Promise<Request> {
     if (this.#cursor >= this.#replay.length && this.#pending === null) {
       const dropped = this.#state.manager.dropInstance(this.#instance);
       if (dropped) {
@@ -362,7 +422,7 @@ class Run implements Web {
         }
       }
     }
-    return await this.sendSuspend(makePage);
+    return await this.#sendSuspend(makePage);
   }
 
   // Throws synchronously rather than returning a rejected promise: a

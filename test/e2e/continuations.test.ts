@@ -183,6 +183,24 @@ describe.each(RUNTIMES)("continuations on %s", (runtime) => {
     await backAtBaseline();
   });
 
+  it("answers 500, at once and saying why, when a servlet forgets the await before sendSuspend", async () => {
+    const backAtBaseline = await fdBaseline(a);
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(a.url + "/forgot/", { signal: AbortSignal.timeout(5000) });
+      expect(res.status).toBe(500);
+      await res.text();
+    }
+    expect(a.stderr()).toContain("is an `await` missing before it?");
+    // (Bun's logged stack quotes source lines: look for the runtimes' own words.)
+    expect(a.stderr()).not.toMatch(/Uncaught|UnhandledPromiseRejection|unhandled rejection/i);
+    const anyway = await page(a.url, "/forgot-then-page/");
+    expect(anyway).toMatchObject({ status: 200 });
+    expect(anyway.text).toContain("answered anyway");
+    expect((await page(a.url, "/hello")).text).toContain("Hello, World!");
+    expect(a.child.exitCode).toBe(null);
+    await backAtBaseline();
+  });
+
   it("answers 500 when a servlet throws after resuming, and lives on", async () => {
     const backAtBaseline = await fdBaseline(a);
     const [k] = (await page(a.url, "/throws/")).links;
