@@ -16,7 +16,7 @@ const { serve, upgradeWebSocket } = await loadPortico();
 let onConnection = null;
 const adapter = {
   name: "fake",
-  listen(options, accept) {
+  listen(_options, accept) {
     onConnection = accept;
     return Promise.resolve({ addr: { transport: "tcp", hostname: "127.0.0.1", port: 1 }, close: async () => {}, ref() {}, unref() {} });
   },
