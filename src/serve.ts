@@ -192,7 +192,7 @@ class PorticoServer implements Server {
   }
 }
 
-// The default onListen line, as Deno.serve prints it: the address bound
+// The default onListen line, as Deno's built-in server prints it: the address bound
 // (IPv6 in brackets) and, for a wildcard address, the local URL to open.
 function listeningLine(scheme: string, addr: NetAddr, url: string): string {
   if (addr.transport === "unix") return `Listening on ${url}`;

@@ -125,7 +125,7 @@ export interface ServeOptions {
   path?: string;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
-  /** Called once listening; default logs "Listening on http://0.0.0.0:8000/ (http://localhost:8000/)", as Deno.serve does. */
+  /** Called once listening; default logs "Listening on http://0.0.0.0:8000/ (http://localhost:8000/)", as Deno's built-in server does. */
   onListen?: (addr: NetAddr) => void;
   /** Turns a handler error into a response; default logs it and answers 500. */
   onError?: (error: unknown) => Response | Promise<Response>;

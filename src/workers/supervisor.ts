@@ -33,7 +33,7 @@ export interface SuperviseOptions {
   workers?: number;
   /**
    * How to start them; default: the runtime's launcher (`node:cluster` on
-   * Node, `Deno.Command` subprocesses on Deno, `node:child_process` on Bun: see
+   * Node, subprocesses of Deno's `Command` API on Deno, `node:child_process` on Bun: see
    * `adapters/*_workers.ts`, `adapters/node_cluster.ts`).
    */
   launcher?: WorkerLauncher;

@@ -1,5 +1,5 @@
 /**
- * `upgradeWebSocket(request, options)`: the API of `Deno.upgradeWebSocket`,
+ * `upgradeWebSocket(request, options)`: the API of Deno's `upgradeWebSocket`,
  * on every runtime, over portico's own connections.
  *
  * @module
