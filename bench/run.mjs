@@ -905,6 +905,33 @@ function fmtCpu(r) {
   return `  cpu server ${p(r.cpu.server)} load ${p(r.cpu.load)} other ${p(r.cpu.foreignServerCore)}/${p(r.cpu.foreignLoadCore)}${r.retries ? ` (measured ${r.retries + 1}×)` : ""}${r.noisy ? " NOISY" : ""}`;
 }
 
+/**
+ * The measured rounds, interleaved (A B C … A B C …): `measure` runs one
+ * target once and returns its result; a failure, or a target that died, is a
+ * null round and a problem in the report.
+ */
+async function interleavedRounds(name, servers, measure) {
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const { server, entry } of servers) {
+      if (!alive(server)) {
+        entry.rounds.push(null);
+        continue;
+      }
+      try {
+        entry.rounds.push(await measure(server, entry, round));
+      } catch (e) {
+        entry.rounds.push(null);
+        problem(`${name}/${entry.id} round ${round + 1}: ${e.message ?? e}`);
+      }
+      if (!alive(server)) {
+        entry.crashed = `exited (${server.exit.code ?? server.exit.signal}) during round ${round + 1}; last output: ${server.log.slice(-8).join(" | ")}`;
+        problem(`${name}/${entry.id}: ${entry.crashed}`);
+      }
+      await sleep(200);
+    }
+  }
+}
+
 async function runLoadScenario(name, runtime) {
   const scenario = SCENARIOS[name];
   const out = { targets: {} };
@@ -946,29 +973,13 @@ async function runLoadScenario(name, runtime) {
       }
     }
   }
-  for (let round = 0; round < settings.rounds; round++) {
-    for (const { server, entry } of servers) {
-      if (!alive(server)) {
-        entry.rounds.push(null);
-        continue;
-      }
-      try {
-        const r = await load(server, scenario, settings.duration);
-        entry.rounds.push(r);
-        const errs = errorCount(r.errors);
-        console.log(`  r${round + 1} ${entry.name.padEnd(20)} ${fmtRps(r.rps).padStart(7)} req/s  ${r.cpuUs == null ? "" : `${r.cpuUs.toFixed(2)} µs cpu/req  `}p50 ${fmtUs(r.p50).padStart(7)}  p99 ${fmtUs(r.p99).padStart(7)}  rss ${r.rssKb ? (r.rssKb / 1024).toFixed(0) : "?"} MiB${fmtCpu(r)}${errs ? `  ERRORS: ${describeErrors(r.errors)}` : ""}`);
-        if (errs) problem(`${name}/${entry.id} round ${round + 1}: ${describeErrors(r.errors)} (of ${r.requests} requests)`);
-      } catch (e) {
-        entry.rounds.push(null);
-        problem(`${name}/${entry.id} round ${round + 1}: ${e.message ?? e}`);
-      }
-      if (!alive(server)) {
-        entry.crashed = `exited (${server.exit.code ?? server.exit.signal}) during round ${round + 1}; last output: ${server.log.slice(-8).join(" | ")}`;
-        problem(`${name}/${entry.id}: ${entry.crashed}`);
-      }
-      await sleep(200);
-    }
-  }
+  await interleavedRounds(name, servers, async (server, entry, round) => {
+    const r = await load(server, scenario, settings.duration);
+    const errs = errorCount(r.errors);
+    console.log(`  r${round + 1} ${entry.name.padEnd(20)} ${fmtRps(r.rps).padStart(7)} req/s  ${r.cpuUs == null ? "" : `${r.cpuUs.toFixed(2)} µs cpu/req  `}p50 ${fmtUs(r.p50).padStart(7)}  p99 ${fmtUs(r.p99).padStart(7)}  rss ${r.rssKb ? (r.rssKb / 1024).toFixed(0) : "?"} MiB${fmtCpu(r)}${errs ? `  ERRORS: ${describeErrors(r.errors)}` : ""}`);
+    if (errs) problem(`${name}/${entry.id} round ${round + 1}: ${describeErrors(r.errors)} (of ${r.requests} requests)`);
+    return r;
+  });
   for (const { server, entry } of servers) {
     entry.peakRssKb = readStatus(server.pid).hwm;
     if (server.logLines > 0) {
@@ -1089,29 +1100,13 @@ async function runWsScenario(name, runtime) {
       problem(`${name}/${target.id}: ${entry.failed}`);
     }
   }
-  for (let round = 0; round < settings.rounds; round++) {
-    for (const { server, entry } of servers) {
-      if (!alive(server)) {
-        entry.rounds.push(null);
-        continue;
-      }
-      try {
-        // The first round carries the warm-up (the JITs), inside the client, before GO.
-        const r = await wsLoadOnce(server, scenario, settings.duration, round === 0 ? Math.max(settings.warmup, 0.5) : 0.3);
-        entry.rounds.push(r);
-        console.log(`  r${round + 1} ${entry.name.padEnd(22)} ${fmtRps(r.rps).padStart(7)} msg/s  p50 ${fmtUs(r.p50).padStart(7)}  p99 ${fmtUs(r.p99).padStart(7)}  server CPU ${r.cpuUs == null ? "?" : r.cpuUs.toFixed(2)} µs/msg  rss ${r.rssKb ? (r.rssKb / 1024).toFixed(0) : "?"} MiB${fmtCpu(r)}${r.errors.read ? `  ERRORS: ${r.errors.read}` : ""}`);
-        if (r.errors.read) problem(`${name}/${entry.id} round ${round + 1}: ${r.errors.read} connection error(s)`);
-      } catch (e) {
-        entry.rounds.push(null);
-        problem(`${name}/${entry.id} round ${round + 1}: ${e.message ?? e}`);
-      }
-      if (!alive(server)) {
-        entry.crashed = `exited (${server.exit.code ?? server.exit.signal}) during round ${round + 1}; last output: ${server.log.slice(-8).join(" | ")}`;
-        problem(`${name}/${entry.id}: ${entry.crashed}`);
-      }
-      await sleep(200);
-    }
-  }
+  await interleavedRounds(name, servers, async (server, entry, round) => {
+    // The first round carries the warm-up (the JITs), inside the client, before GO.
+    const r = await wsLoadOnce(server, scenario, settings.duration, round === 0 ? Math.max(settings.warmup, 0.5) : 0.3);
+    console.log(`  r${round + 1} ${entry.name.padEnd(22)} ${fmtRps(r.rps).padStart(7)} msg/s  p50 ${fmtUs(r.p50).padStart(7)}  p99 ${fmtUs(r.p99).padStart(7)}  server CPU ${r.cpuUs == null ? "?" : r.cpuUs.toFixed(2)} µs/msg  rss ${r.rssKb ? (r.rssKb / 1024).toFixed(0) : "?"} MiB${fmtCpu(r)}${r.errors.read ? `  ERRORS: ${r.errors.read}` : ""}`);
+    if (r.errors.read) problem(`${name}/${entry.id} round ${round + 1}: ${r.errors.read} connection error(s)`);
+    return r;
+  });
   for (const { server, entry } of servers) {
     entry.peakRssKb = readStatus(server.pid).hwm;
     await stopTarget(server);
