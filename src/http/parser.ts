@@ -187,7 +187,12 @@ export class RequestParser {
   /** Creates a parser that reports to `handler` and enforces `limits`. */
   constructor(handler: ParserHandler, limits: Partial<ParserLimits> = {}) {
     this.#handler = handler;
-    this.#limits = { ...DEFAULT_LIMITS, ...limits };
+    // A server's limits are complete and frozen: shared, not copied per
+    // connection (each copy held ~50 bytes for as long as the connection).
+    this.#limits = limits.maxUrlBytes !== undefined && limits.maxHeaderBytes !== undefined &&
+        limits.maxBodyBytes !== undefined
+      ? limits as ParserLimits
+      : { ...DEFAULT_LIMITS, ...limits };
   }
 
   /** True between messages, with no bytes of the next one seen yet. */
