@@ -41,6 +41,16 @@ function isCanonicalHost(host: string): boolean {
   return true;
 }
 
+// A copy of `s` that does not hold on to the string it was cut from. The
+// Host value is a slice of the whole decoded request head, and V8 keeps a
+// slice of 13 or more characters as a view of its parent: kept for the life
+// of a keep-alive connection, it held the last head (a browser's, cookies
+// included, is often over 1 KiB) in memory while the connection sat idle.
+// Joining forces a new flat string; the slice of it holds one extra byte.
+function detach(s: string): string {
+  return (" " + s).slice(1);
+}
+
 /**
  * Builds the URLs of one connection's requests. It remembers the last Host
  * that proved canonical, so that a keep-alive connection checks its Host
@@ -64,7 +74,7 @@ export class RequestUrls {
     const url = this.#scheme + host + (head.form === "asterisk" ? "/*" : head.target);
     if (host !== this.#canonicalHost) {
       if (!isCanonicalHost(host)) return normalise(url);
-      this.#canonicalHost = host;
+      this.#canonicalHost = detach(host);
     }
     if (NOT_CANONICAL_TARGET.test(head.target)) return normalise(url);
     return url;
