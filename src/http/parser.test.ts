@@ -300,3 +300,44 @@ describe("RequestParser", () => {
     });
   });
 });
+
+describe("many parsers at once", () => {
+  it("keeps each head's own fields while parsers take turns, whole heads and heads cut at every size", () => {
+    // Parsers share their token positions while a head is parsed in one
+    // call; one left mid-head keeps its own. Interleave three connections,
+    // each cut differently, and compare with each parsed alone.
+    const inputs = [
+      "GET /a?x=1 HTTP/1.1\r\nHost: one.example\r\nX-A: 1\r\n\r\nPOST /b HTTP/1.1\r\nHost: one.example\r\nContent-Length: 3\r\n\r\nabc",
+      "PUT /second/path HTTP/1.1\r\nHost: two.example:8080\r\nTransfer-Encoding: chunked\r\nX-Long: " + "v".repeat(300) +
+      "\r\n\r\n2\r\nhi\r\n0\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+      "DELETE /c HTTP/1.1\r\nhost: three\r\nconnection: close\r\n\r\n",
+    ];
+    const alone = inputs.map((s) => parse(s));
+    for (const pieces of [[1, 7, 1000], [3, 1000, 1], [1000, 1, 13], [5, 5, 5]]) {
+      const got: Message[][] = inputs.map(() => []);
+      const state = inputs.map((s, k) => {
+        let current: Message | null = null;
+        const parser = new RequestParser({
+          onHead: (head) => (current = { head, body: "" }),
+          onBody: (c) => (current!.body += String.fromCharCode(...c)),
+          onComplete: () => got[k].push(current!),
+        });
+        return { parser, all: bytes(s), at: 0, piece: pieces[k] };
+      });
+      while (state.some((s) => s.at < s.all.length)) {
+        for (const s of state) {
+          if (s.at >= s.all.length) continue;
+          let chunk = s.all.subarray(s.at, Math.min(s.all.length, s.at + s.piece));
+          s.at += chunk.length;
+          while (chunk.length > 0) chunk = chunk.subarray(s.parser.execute(chunk));
+        }
+      }
+      expect(got).toEqual(alone);
+    }
+    expect(alone.map((m) => m.map((x) => `${x.head.method} ${x.head.target} ${x.head.host} ${x.body}`))).toEqual([
+      ["GET /a?x=1 one.example ", "POST /b one.example abc"],
+      ["PUT /second/path two.example:8080 hi", "GET /  "],
+      ["DELETE /c three "],
+    ]);
+  });
+});
