@@ -308,7 +308,8 @@ describe("many parsers at once", () => {
     // each cut differently, and compare with each parsed alone.
     const inputs = [
       "GET /a?x=1 HTTP/1.1\r\nHost: one.example\r\nX-A: 1\r\n\r\nPOST /b HTTP/1.1\r\nHost: one.example\r\nContent-Length: 3\r\n\r\nabc",
-      "PUT /second/path HTTP/1.1\r\nHost: two.example:8080\r\nTransfer-Encoding: chunked\r\nX-Long: " + "v".repeat(300) +
+      "PUT /second/path HTTP/1.1\r\nHost: two.example:8080\r\nTransfer-Encoding: chunked\r\nX-Long: " +
+      "v".repeat(300) +
       "\r\n\r\n2\r\nhi\r\n0\r\n\r\nGET / HTTP/1.0\r\n\r\n",
       "DELETE /c HTTP/1.1\r\nhost: three\r\nconnection: close\r\n\r\n",
     ];
