@@ -318,8 +318,12 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       void this.#failed(ex, e);
       return;
     }
-    if (result instanceof Response) void this.#respond(ex, result);
-    else {
+    // Not a promise (nearly always a Response): answered in this turn; a
+    // wrong value gets its 500 from #respond. (A property read, where
+    // `instanceof Response` calls the light Response's hasInstance.)
+    if (typeof (result as { then?: unknown } | null | undefined)?.then !== "function") {
+      void this.#respond(ex, result as Response);
+    } else {
       Promise.resolve(result).then(
         (r) => this.#respond(ex, r),
         (e) => this.#failed(ex, e),

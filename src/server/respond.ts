@@ -84,38 +84,39 @@ function writeWhole(sink: ResponseSink, head: string, body: Uint8Array | null): 
 
 // A LightResponse: everything is at hand, nothing is built.
 function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts, keepAlive: boolean): boolean {
-  const bodiless = isBodiless(parts.status, req.method);
+  const { status, headers } = parts;
+  const bodiless = isBodiless(status, req.method);
   let declared: string | null = null;
-  for (const [name, value] of parts.headers) {
-    if (name === "connection" && CLOSE.test(value)) keepAlive = false;
-    else if (name === "content-length") declared = value;
+  for (let i = 0; i < headers.length; i++) {
+    const name = headers[i][0];
+    if (name === "connection") {
+      if (CLOSE.test(headers[i][1])) keepAlive = false;
+    } else if (name === "content-length") declared = headers[i][1];
   }
+  const connection = connectionField(keepAlive, req.versionMinor);
   const source = parts.body;
-  const head = (length: number, declaredLength: string | null) =>
-    serializeHead(
-      parts.status,
-      parts.statusText,
-      parts.headers,
-      bodiless ? { kind: "none", announce: declaredLength } : { kind: "length", length },
-      connectionField(keepAlive, req.versionMinor),
-    );
-  if (source === null) {
-    sink.write(encodeHead(head(0, declared)));
-    return keepAlive;
-  }
   if (typeof source === "string" && !bodiless && source.length <= COPY_LIMIT) {
     // Assume ASCII: then the string's length is its size, and head and
     // body are encoded once, into one buffer. Anything else is encoded below.
-    const wire = encodeAscii(head(source.length, null) + source);
+    LENGTH.length = source.length;
+    const wire = encodeAscii(serializeHead(status, parts.statusText, headers, LENGTH, connection) + source);
     if (wire !== null) {
       sink.write(wire);
       return keepAlive;
     }
   }
-  const body = typeof source === "string" ? encoder.encode(source) : source;
-  writeWhole(sink, head(body.byteLength, String(body.byteLength)), bodiless ? null : body);
+  const body = source === null ? null : typeof source === "string" ? encoder.encode(source) : source;
+  const length = body === null ? 0 : body.byteLength;
+  const framing: ResponseFraming = bodiless
+    ? { kind: "none", announce: body === null ? declared : String(length) }
+    : { kind: "length", length };
+  writeWhole(sink, serializeHead(status, parts.statusText, headers, framing, connection), bodiless ? null : body);
   return keepAlive;
 }
+
+// The framing of a string body, reused: serializeHead reads it at once and
+// keeps nothing (one object less per response).
+const LENGTH = { kind: "length" as const, length: 0 };
 
 /**
  * Writes `response` to `sink` as the answer to `req`. Returns whether the
