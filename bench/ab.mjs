@@ -5,7 +5,9 @@
 // itself, before and after a change, on one runtime, in many short
 // interleaved rounds on the same long-lived processes.
 //
-//   git worktree add /tmp/base main && (cd /tmp/base && ln -s "$PWD/node_modules" . && npm run build)
+//   git worktree add /tmp/base main
+//   ln -s "$PWD/node_modules" /tmp/base/node_modules
+//   (cd /tmp/base && npm run build)
 //   npm run build && node bench/ab.mjs --base /tmp/base --runtime deno
 //
 // Each target (base, work, and with --raw the raw-socket loop) is started
