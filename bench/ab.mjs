@@ -52,7 +52,8 @@ if (argv.help || !argv.base) {
   --rounds <n>        interleaved rounds (default 10)
   --duration <s>      seconds per wrk run (default 2)
   --connections <n>   wrk connections (default 64)
-  --scenario <s>      hello, pipeline, echo, big or json (bench/lua/<s>.lua)
+  --scenario <s>      hello, pipeline, echo, big or json (bench/lua/<s>.lua), or
+                      ws64 / ws16k (WebSocket echo, 50 clients; ws-portico.mjs)
   --server <name>     bench/servers/<name>.mjs (default portico-hello; portico-hono)
   --raw               also the raw-socket loop, for the ratio to it`);
   process.exit(argv.help ? 0 : 2);
@@ -63,7 +64,12 @@ const rounds = Number(argv.rounds);
 const seconds = Number(argv.duration);
 const SCENARIO_PATH = { hello: "/", pipeline: "/", echo: "/echo", big: "/64k", json: "/users/42" };
 const RAW_BODY = { hello: "hello", pipeline: "hello", echo: "echo", big: "64k", json: "json" };
-if (!(argv.scenario in SCENARIO_PATH)) throw new Error(`unknown scenario ${argv.scenario}`);
+// WebSocket echo: message size and kind, as bench/run.mjs's ws64 and ws16k.
+const WS = { ws64: [64, "text"], ws16k: [16 * 1024, "binary"] };
+const ws = WS[argv.scenario];
+if (!(argv.scenario in SCENARIO_PATH) && !ws) throw new Error(`unknown scenario ${argv.scenario}`);
+if (ws && argv.raw) throw new Error("--raw is for the HTTP scenarios");
+if (ws) argv.server = "ws-portico";
 
 const bin = (name) => {
   const local = path.join(ROOT, "node_modules", ".bin", name);
@@ -110,6 +116,27 @@ function start(t) {
   });
 }
 
+// One load run: requests (or WebSocket messages) answered, and their rate.
+function load(port, secs) {
+  return ws ? wsLoad(port, secs) : wrk(port, secs);
+}
+
+function wsLoad(port, secs) {
+  const args = ["-c", "0", "nice", "-n", "-10", process.execPath, path.join(BENCH, "lib", "ws-client.mjs"),
+    String(port), "50", String(ws[0]), ws[1], "0", String(secs)];
+  return new Promise((resolve, reject) => {
+    const child = spawn("taskset", args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => out += d);
+    child.on("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("WSJSON "));
+      if (!line) return reject(new Error(`ws-client failed (${code}): ${out.slice(0, 300)}`));
+      const j = JSON.parse(line.slice(7));
+      resolve({ requests: j.messages, rps: j.messages / (j.duration_us / 1e6), errors: j.errors });
+    });
+  });
+}
+
 function wrk(port, secs) {
   const args = [
     "-c", "0", "nice", "-n", "-10", "wrk", "-t1", `-c${argv.connections}`, `-d${secs}s`,
@@ -138,7 +165,7 @@ const median = (xs) => {
 const servers = [];
 try {
   for (const t of targets) servers.push(await start(t));
-  for (const s of servers) await wrk(s.port, 1); // warm-up: JIT, pools, heap
+  for (const s of servers) await load(s.port, 1); // warm-up: JIT, pools, heap
   const per = Object.fromEntries(servers.map((s) => [s.name, { cpu: [], rps: [] }]));
   const ratios = { base: [], raw: [] };
   for (let r = 0; r < rounds; r++) {
@@ -147,7 +174,7 @@ try {
     const order = r % 2 ? [...servers].reverse() : servers;
     for (const s of order) {
       const before = cpuTicks(s.pid);
-      const res = await wrk(s.port, seconds);
+      const res = await load(s.port, seconds);
       const us = ((cpuTicks(s.pid) - before) * 1e6) / CLK_TCK / res.requests;
       if (res.errors) console.error(`${s.name}: ${res.errors} wrk errors`);
       per[s.name].cpu.push(us);
@@ -161,9 +188,9 @@ try {
         `  work/base ${(row.work / row.base).toFixed(3)}`,
     );
   }
-  console.log(`\n${runtime} ${argv.server} ${argv.scenario}, ${rounds} rounds × ${seconds} s, CPU µs per request (median):`);
+  console.log(`\n${runtime} ${argv.server} ${argv.scenario}, ${rounds} rounds × ${seconds} s, CPU µs per ${ws ? "message" : "request"} (median):`);
   for (const s of servers) {
-    console.log(`  ${s.name.padEnd(5)} ${median(per[s.name].cpu).toFixed(2)} µs  ${Math.round(median(per[s.name].rps))} req/s`);
+    console.log(`  ${s.name.padEnd(5)} ${median(per[s.name].cpu).toFixed(2)} µs  ${Math.round(median(per[s.name].rps))} ${ws ? "msg" : "req"}/s`);
   }
   const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
   console.log(
