@@ -94,8 +94,11 @@ class DenoConnection implements Conn {
   // One read at a time, into the connection's buffer. Not while paused,
   // and not while onData still looks at the buffer: Deno may complete a
   // read at the call (an eager poll), writing into the buffer at once.
+  //
+  // Never after the peer's FIN: the read would end again, and onEnd must come
+  // at most once (a resume() after it, from end(), started one).
   #read(): void {
-    if (this.#reading || this.#inData || this.#paused || this.#closed) return;
+    if (this.#reading || this.#inData || this.#paused || this.#closed || this.#readEnded) return;
     this.#reading = true;
     this.#conn.read(this.#buf).then(this.#afterRead, this.#afterRead);
   }
