@@ -238,4 +238,35 @@ describe("HttpConnection over the memory adapter", () => {
     });
     await server.group.shutdown();
   });
+
+  it("answers 500 for what a synchronous handler returns that is no Response, even a `then` that throws", async () => {
+    const values: Record<string, unknown> = {
+      undefined: undefined,
+      string: "not a Response",
+      "throwing-then": {
+        get then() {
+          throw new Error("then getter");
+        },
+      },
+      thenable: { then: (resolve: (r: Response) => void) => resolve(new Response("via then")) },
+    };
+    const errors: unknown[] = [];
+    const { adapter, server } = start((req) => values[new URL(req.url).pathname.slice(1)] as Response, {
+      onError: (e) => {
+        errors.push(e);
+        return new Response("handled", { status: 500 });
+      },
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    const client = adapter.connect();
+    for (const name of Object.keys(values)) client.write(`GET /${name} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const text = await client.until((t) => count(t, /\r\n\r\n(handled|via then)/g) === 4);
+    expect(text.match(/HTTP\/1\.1 \d+/g)).toEqual(["HTTP/1.1 500", "HTTP/1.1 500", "HTTP/1.1 500", "HTTP/1.1 200"]);
+    expect(errors.map((e) => (e as Error).message)).toEqual([
+      "handler returned undefined instead of a Response",
+      "handler returned string instead of a Response",
+      "then getter",
+    ]);
+    await server.group.shutdown();
+  });
 });

@@ -320,10 +320,17 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     }
     // Not a promise (nearly always a Response): answered in this turn; a
     // wrong value gets its 500 from #respond. (A property read, where
-    // `instanceof Response` calls the light Response's hasInstance.)
-    if (typeof (result as { then?: unknown } | null | undefined)?.then !== "function") {
-      void this.#respond(ex, result as Response);
-    } else {
+    // `instanceof Response` calls the light Response's hasInstance; guarded,
+    // because a getter or a revoked Proxy can throw.)
+    let thenable: boolean;
+    try {
+      thenable = typeof (result as { then?: unknown } | null | undefined)?.then === "function";
+    } catch (e) {
+      void this.#failed(ex, e);
+      return;
+    }
+    if (!thenable) void this.#respond(ex, result as Response);
+    else {
       Promise.resolve(result).then(
         (r) => this.#respond(ex, r),
         (e) => this.#failed(ex, e),

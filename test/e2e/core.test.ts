@@ -510,6 +510,7 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
       ["/throw", "throws synchronously"],
       ["/throw-async", "rejects"],
       ["/bad", "returns something that is not a Response"],
+      ["/bad-then", "returns an object whose `then` getter throws"],
     ] as const) {
       it(`a handler that ${what} gives 500 and the connection serves the next request`, async () => {
         await withRaw(server, async (c) => {
@@ -524,6 +525,12 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
         });
       });
     }
+
+    it("a handler that returns a thenable (not a Promise) is answered with what it resolves to", async () => {
+      const r = await get("/thenable");
+      expect(r.status).toBe(200);
+      expect(await r.text()).toBe("from a thenable");
+    });
 
     it("a failing request in a pipeline does not disturb its neighbours", async () => {
       await withRaw(server, async (c) => {
