@@ -42,13 +42,15 @@ function isCanonicalHost(host: string): boolean {
 }
 
 // A copy of `s` that does not hold on to the string it was cut from. The
-// Host value is a slice of the whole decoded request head, and V8 keeps a
-// slice of 13 or more characters as a view of its parent: kept for the life
-// of a keep-alive connection, it held the last head (a browser's, cookies
-// included, is often over 1 KiB) in memory while the connection sat idle.
-// Joining forces a new flat string; the slice of it holds one extra byte.
+// Host value is a slice of the whole decoded request head, and V8 and JSC
+// keep a slice as a view of its parent: kept for the life of a keep-alive
+// connection, it held the last head (a browser's, cookies included, is often
+// over 1 KiB) in memory while the connection sat idle. Joining characters
+// builds a new string on all three runtimes (2,000 hosts cut from 50 KB
+// heads: 100 MB kept without it, 0.3–4 MB with it); `(" " + s).slice(1)`
+// does on V8 only. Once per connection (per Host change), ~0.2 µs.
 function detach(s: string): string {
-  return (" " + s).slice(1);
+  return s.split("").join("");
 }
 
 /**
