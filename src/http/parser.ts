@@ -197,8 +197,9 @@ export class RequestParser {
     this.#handler = handler;
     // A server's limits are complete and frozen: shared, not copied per
     // connection (each copy held ~50 bytes for as long as the connection).
-    this.#limits = limits.maxUrlBytes !== undefined && limits.maxHeaderBytes !== undefined &&
-        limits.maxBodyBytes !== undefined
+    // Anything else is copied, so that later changes to it do not apply.
+    this.#limits = Object.isFrozen(limits) && limits.maxUrlBytes !== undefined &&
+        limits.maxHeaderBytes !== undefined && limits.maxBodyBytes !== undefined
       ? limits as ParserLimits
       : { ...DEFAULT_LIMITS, ...limits };
   }
