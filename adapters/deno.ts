@@ -2,8 +2,9 @@
  * The Deno adapter: `Deno.listen` (and `Deno.listenTls` for HTTPS).
  *
  * Deno pulls (`conn.read`) where the core wants pushes, so each connection
- * runs a read loop into its own buffer — small while the connection is
- * quiet, grown while it is busy — and a write queue that turns Deno's
+ * keeps one read in flight into its own buffer, the next one issued from the
+ * previous one's callback (1 KiB while the connection is quiet, grown up to
+ * 64 KiB while reads fill it), and a write queue that turns Deno's
  * promise-per-write into `write()`/`onDrain`.
  *
  * @module

@@ -5,13 +5,14 @@
  * objects and pushes their bytes to a {@link ConnHandler}. Everything above this
  * interface — parsing, routing, groups — is runtime-free.
  *
- * The interface is push-based because Node and Bun push, and Deno's read loop
- * can push too. It is small, but an adapter is not: it owns what its runtime
- * leaves to the caller — accept errors, half-close, backpressure, unix
- * sockets, TLS. Without comments, the Node adapter is about 100 lines (its
- * `net.Socket` queues and drains by itself), Deno's about 240 (a read loop
- * and an accept loop), Bun's about 200; Deno and Bun share their send queue
- * (`adapters/write_queue.ts`, 60 lines).
+ * The interface is push-based because Node and Bun push, and Deno's reads,
+ * each issued from the last one's callback, can push too. It is small, but
+ * an adapter is not: it owns what its runtime leaves to the caller — accept
+ * errors, half-close, backpressure, unix sockets, TLS. Without comments, the
+ * Node adapter is about 100 lines (its `net.Socket` queues and drains by
+ * itself), Deno's about 300 (a chain of reads and an accept loop), Bun's
+ * about 200; Deno and Bun share their send queue (`adapters/write_queue.ts`,
+ * 70 lines).
  *
  * @module
  */
