@@ -117,41 +117,31 @@ function start(t) {
 }
 
 // One load run: requests (or WebSocket messages) answered, and their rate.
-function load(port, secs) {
-  return ws ? wsLoad(port, secs) : wrk(port, secs);
-}
-
-function wsLoad(port, secs) {
-  const args = ["-c", "0", "nice", "-n", "-10", process.execPath, path.join(BENCH, "lib", "ws-client.mjs"),
-    String(port), "50", String(ws[0]), ws[1], "0", String(secs)];
-  return new Promise((resolve, reject) => {
-    const child = spawn("taskset", args, { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d) => out += d);
-    child.on("exit", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("WSJSON "));
-      if (!line) return reject(new Error(`ws-client failed (${code}): ${out.slice(0, 300)}`));
-      const j = JSON.parse(line.slice(7));
-      resolve({ requests: j.messages, rps: j.messages / (j.duration_us / 1e6), errors: j.errors });
-    });
-  });
-}
-
-function wrk(port, secs) {
-  const args = [
-    "-c", "0", "nice", "-n", "-10", "wrk", "-t1", `-c${argv.connections}`, `-d${secs}s`,
+async function load(port, secs) {
+  if (ws) {
+    const j = await loadGenerator([process.execPath, path.join(BENCH, "lib", "ws-client.mjs"), String(port), "50",
+      String(ws[0]), ws[1], "0", String(secs)], "WSJSON ");
+    return { requests: j.messages, rps: j.messages / (j.duration_us / 1e6), errors: j.errors };
+  }
+  const j = await loadGenerator([
+    "wrk", "-t1", `-c${argv.connections}`, `-d${secs}s`,
     "-s", path.join(BENCH, "lua", `${argv.scenario}.lua`), `http://127.0.0.1:${port}${SCENARIO_PATH[argv.scenario]}`,
-  ];
+  ], "WRKJSON ");
+  const errors = j.connect + j.read + j.write + j.timeout + j.status;
+  return { requests: j.requests, rps: j.requests / (j.duration_us / 1e6), errors };
+}
+
+// Runs a load generator pinned to CPU 0 and returns the JSON of its
+// `<marker>{…}` result line.
+function loadGenerator(command, marker) {
   return new Promise((resolve, reject) => {
-    const child = spawn("taskset", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("taskset", ["-c", "0", "nice", "-n", "-10", ...command], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d) => out += d);
     child.on("exit", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("WRKJSON "));
-      if (!line) return reject(new Error(`wrk failed (${code}): ${out.slice(0, 300)}`));
-      const j = JSON.parse(line.slice(8));
-      const errors = j.connect + j.read + j.write + j.timeout + j.status;
-      resolve({ requests: j.requests, rps: j.requests / (j.duration_us / 1e6), errors });
+      const line = out.split("\n").find((l) => l.startsWith(marker));
+      if (!line) return reject(new Error(`${command[0]} failed (${code}): ${out.slice(0, 300)}`));
+      resolve(JSON.parse(line.slice(marker.length)));
     });
   });
 }
