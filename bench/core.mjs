@@ -10,6 +10,7 @@
 // Options: --requests <n> (default 2,000,000), --pipeline <n> requests per
 // chunk (default 1, as wrk sends them; 16 for the pipeline scenario).
 import process from "node:process";
+import { fakeAdapter } from "./lib/fake-adapter.mjs";
 import { loadPortico } from "./servers/common.mjs";
 
 function option(name, fallback) {
@@ -20,39 +21,19 @@ const requests = option("requests", 2_000_000);
 const depth = option("pipeline", 1);
 
 const { serve } = await loadPortico();
-let handler = null;
 let answered = 0;
 let awaited = 0;
 let wake = null;
-const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
-const conn = {
-  remoteAddr: addr,
-  localAddr: addr,
-  write() {
-    answered++;
-    if (wake !== null && answered >= awaited) {
-      const w = wake;
-      wake = null;
-      w();
-    }
-    return true;
-  },
-  end() {},
-  destroy() {},
-  pause() {},
-  resume() {},
-  ref() {},
-  unref() {},
-};
-const adapter = {
-  name: "fake",
-  listen(_options, onConnection) {
-    handler = onConnection(conn);
-    return Promise.resolve({ addr, close: () => Promise.resolve(), ref() {}, unref() {} });
-  },
-};
-const server = serve({ adapter, port: 1, onListen() {}, fetch: () => new Response("Hello, World!") });
-await new Promise((r) => setTimeout(r, 10));
+const fake = fakeAdapter(() => {
+  answered++;
+  if (wake !== null && answered >= awaited) {
+    const w = wake;
+    wake = null;
+    w();
+  }
+});
+const server = serve({ adapter: fake.adapter, port: 1, onListen() {}, fetch: () => new Response("Hello, World!") });
+const handler = await fake.connect();
 
 // The request wrk sends for the hello scenario.
 const one = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n";

@@ -10,19 +10,14 @@
 //
 // Prints CPU µs (utime + stime) per echoed message for 64-byte text and 16 KiB binary.
 import process from "node:process";
+import { fakeAdapter } from "./lib/fake-adapter.mjs";
 import { loadPortico } from "./servers/common.mjs";
 
 const { serve, upgradeWebSocket } = await loadPortico();
-let onConnection = null;
-const adapter = {
-  name: "fake",
-  listen(_options, accept) {
-    onConnection = accept;
-    return Promise.resolve({ addr: { transport: "tcp", hostname: "127.0.0.1", port: 1 }, close: async () => {}, ref() {}, unref() {} });
-  },
-};
+let writes = 0;
+const fake = fakeAdapter(() => writes++);
 const server = serve({
-  adapter,
+  adapter: fake.adapter,
   port: 1,
   onListen() {},
   fetch(req) {
@@ -33,25 +28,7 @@ const server = serve({
   },
 });
 await server.ready?.();
-while (onConnection === null) await new Promise((r) => setTimeout(r, 1));
-
-let writes = 0;
-const addr = { transport: "tcp", hostname: "127.0.0.1", port: 2 };
-const conn = {
-  remoteAddr: addr,
-  localAddr: addr,
-  write() {
-    writes++;
-    return true;
-  },
-  end() {},
-  destroy() {},
-  pause() {},
-  resume() {},
-  ref() {},
-  unref() {},
-};
-const handler = onConnection(conn);
+const handler = await fake.connect();
 handler.onData(new TextEncoder().encode(
   "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
