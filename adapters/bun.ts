@@ -9,6 +9,7 @@
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
 import { WriteQueue } from "./write_queue.ts";
+import { type HeldWrites, holdWrites } from "./write_batch.ts";
 
 // The part of the Bun API this adapter uses, declared here so that the file
 // type-checks without bun-types.
@@ -54,13 +55,14 @@ interface BunApi {
   }): BunListener;
 }
 
-class BunConnection implements Conn {
+class BunConnection implements Conn, HeldWrites {
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
   handler!: ConnHandler;
   error: Error | undefined;
   #s: BunSocket;
   #queue = new WriteQueue();
+  #held = false; // corked until the end of the turn (write_batch.ts)
   #ending = false;
   #closed = false;
   #shut = false;
@@ -80,15 +82,18 @@ class BunConnection implements Conn {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return true;
-    // Held while corked, or behind what waits for Bun's drain.
-    if (this.#queue.corked || this.#queue.pending) return this.#queue.push(chunk);
-    const n = this.#s.write(chunk);
-    if (n >= chunk.byteLength) return true;
-    if (n < 0) {
-      this.#writeFailed();
-      return true;
+    if (!this.#held) {
+      this.#held = true;
+      this.#queue.cork();
+      holdWrites(this);
     }
-    return this.#queue.push(chunk.subarray(n));
+    return this.#queue.push(chunk);
+  }
+
+  releaseWrites(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.uncork();
   }
 
   // Small writes held while corked go out joined, in one system call.
@@ -159,6 +164,9 @@ class BunConnection implements Conn {
 
   destroy(): void {
     if (this.#closed) return;
+    // What was written before goes to the socket first, as it would have
+    // without the hold.
+    this.releaseWrites();
     this.#queue.clear();
     this.#s.end();
     this.closed();

@@ -7,6 +7,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+import { type HeldWrites, holdWrites } from "./write_batch.ts";
 
 function addr(hostname: string | undefined, port: number | undefined): NetAddr {
   return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
@@ -15,10 +16,11 @@ function addr(hostname: string | undefined, port: number | undefined): NetAddr {
 // A unix socket's client end has no name; our end is the socket's file.
 const UNIX_PEER: NetAddr = { transport: "unix", path: "" };
 
-class NodeConn implements Conn {
+class NodeConn implements Conn, HeldWrites {
   readonly remoteAddr: NetAddr;
   readonly localAddr: NetAddr;
   #socket: net.Socket;
+  #held = false; // corked until the end of the turn (write_batch.ts)
 
   constructor(socket: net.Socket, unix: NetAddr | null) {
     this.#socket = socket;
@@ -27,11 +29,24 @@ class NodeConn implements Conn {
   }
 
   write(chunk: Uint8Array): boolean {
-    if (this.#socket.destroyed) return true;
-    return this.#socket.write(chunk);
+    const s = this.#socket;
+    if (s.destroyed) return true;
+    if (!this.#held) {
+      this.#held = true;
+      s.cork();
+      holdWrites(this);
+    }
+    return s.write(chunk);
+  }
+
+  releaseWrites(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#socket.uncork();
   }
 
   end(): void {
+    this.releaseWrites();
     if (!this.#socket.destroyed) this.#socket.end();
   }
 
@@ -44,6 +59,9 @@ class NodeConn implements Conn {
   }
 
   destroy(): void {
+    // What was written before goes to the kernel first, as it would have
+    // without the hold.
+    this.releaseWrites();
     this.#socket.destroy();
   }
 

@@ -72,19 +72,7 @@ export class WriteQueue {
     return false;
   }
 
-  /**
-   * Counts `n` bytes the adapter is writing past the queue (nothing was
-   * queued, so they go to the socket at once); like {@link push} it returns
-   * false at or above {@link HIGH_WATER}. Report them with `written()`.
-   */
-  sending(n: number): boolean {
-    this.#bytes += n;
-    if (this.#bytes < HIGH_WATER) return true;
-    this.#wantDrain = true;
-    return false;
-  }
-
-  /** Counts bytes that went out (or were already counted by the caller as sent at once). */
+  /** Counts bytes that went out. */
   written(n: number): void {
     this.#bytes -= n;
   }
