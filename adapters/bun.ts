@@ -82,12 +82,19 @@ class BunConnection implements Conn, HeldWrites {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return true;
-    if (!this.#held) {
+    if (!this.#held && holdWrites(this)) {
       this.#held = true;
       this.#queue.cork();
-      holdWrites(this);
     }
-    return this.#queue.push(chunk);
+    // Held, corked, or behind what waits for Bun's drain.
+    if (this.#queue.corked || this.#queue.pending) return this.#queue.push(chunk);
+    const n = this.#s.write(chunk);
+    if (n >= chunk.byteLength) return true;
+    if (n < 0) {
+      this.#writeFailed();
+      return true;
+    }
+    return this.#queue.push(chunk.subarray(n));
   }
 
   releaseWrites(): void {

@@ -157,12 +157,13 @@ class DenoConnection implements Conn, HeldWrites {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return true;
-    if (!this.#held) {
+    if (!this.#held && holdWrites(this)) {
       this.#held = true;
       this.#queue.cork();
-      holdWrites(this);
     }
-    return this.#queue.push(chunk);
+    const room = this.#queue.push(chunk);
+    if (!this.#queue.corked && !this.#writing) this.#send(); // not held: at once
+    return room;
   }
 
   releaseWrites(): void {

@@ -31,10 +31,9 @@ class NodeConn implements Conn, HeldWrites {
   write(chunk: Uint8Array): boolean {
     const s = this.#socket;
     if (s.destroyed) return true;
-    if (!this.#held) {
+    if (!this.#held && holdWrites(this)) {
       this.#held = true;
       s.cork();
-      holdWrites(this);
     }
     return s.write(chunk);
   }

@@ -12,7 +12,8 @@
  * Node adapter is about 100 lines (its `net.Socket` queues and drains by
  * itself), Deno's about 300 (a chain of reads and an accept loop), Bun's
  * about 200; Deno and Bun share their send queue (`adapters/write_queue.ts`,
- * 70 lines).
+ * 70 lines), and all three hold a turn's writes to send them together
+ * (`adapters/write_batch.ts`, 30 lines).
  *
  * @module
  */
@@ -113,6 +114,13 @@ export interface Conn {
    * shared with other connections: send its bytes only (`byteOffset`,
    * `byteLength`), never its whole `.buffer`. Returns false when the queue is
    * above the high-water mark: wait for `onDrain` before writing more.
+   *
+   * The bytes go out by the end of the event loop's current turn, not
+   * necessarily during the call: the adapters of this package hold the
+   * writes of a turn and send them together once its events are handled
+   * (`adapters/write_batch.ts`: each send that wakes a sleeping client
+   * costs the server several microseconds of kernel time, paid once per
+   * turn instead of once per response).
    */
   write(chunk: Uint8Array): boolean;
   /** Flushes what is queued, then half-closes (sends FIN) and closes. */
@@ -126,7 +134,11 @@ export interface Conn {
   cork?(): void;
   /** Undoes one `cork()`; the last one sends what was held. */
   uncork?(): void;
-  /** Closes now, dropping anything not yet sent. */
+  /**
+   * Closes now. What is held for the end of the turn is handed to the
+   * socket first; anything the socket has not taken yet (on Deno, bytes
+   * queued behind a write still in flight) is dropped.
+   */
   destroy(): void;
   /** Stops delivering `onData` until `resume()`. */
   pause(): void;

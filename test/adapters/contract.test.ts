@@ -16,11 +16,17 @@ describe.each(RUNTIMES)("the %s adapter", (runtime) => {
     expect(JSON.parse(line!.slice(7))).toEqual({ ends: 1, closes: 1, endBeforeClose: true, received: 8 * 1024 * 1024 });
   });
 
-  it("sends writes held to the end of the turn: before destroy() and end(), in order, to each of 50 connections, from a timer", () => {
+  it("sends writes held to the end of the turn: before destroy() and end(), in order, to each of 50 connections, from a timer, and at once when quiet", () => {
     const [cmd, args] = commandFor(runtime, path.join("test", "fixtures", "adapter_held_writes.mjs"));
     const out = execFileSync(cmd, args, { cwd: projectRoot, encoding: "utf8", timeout: 30_000 });
     const line = out.split("\n").find((l) => l.startsWith("RESULT "));
     expect(line, out).toBeDefined();
-    expect(JSON.parse(line!.slice(7))).toEqual({ destroyed: "one two|FIN", ended: "three four|FIN", many: 50, timer: "late" });
+    expect(JSON.parse(line!.slice(7))).toEqual({
+      destroyed: "one two|FIN",
+      ended: "three four|FIN",
+      many: 50,
+      timer: "late",
+      sequential: 100,
+    });
   });
 });

@@ -1,13 +1,13 @@
 import { describe, expect, it, vi } from "vitest";
-import { holdWrites } from "../../adapters/write_batch.ts";
+import { DIRECT_WRITES, holdWrites, QUIET_TURNS } from "../../adapters/write_batch.ts";
 
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe("holdWrites", () => {
   it("releases each held connection once, after the code of the current turn, in the order held", async () => {
     const order: string[] = [];
-    holdWrites({ releaseWrites: () => order.push("a") });
-    holdWrites({ releaseWrites: () => order.push("b") });
+    expect(holdWrites({ releaseWrites: () => order.push("a") })).toBe(true);
+    expect(holdWrites({ releaseWrites: () => order.push("b") })).toBe(true);
     order.push("turn");
     await Promise.resolve();
     order.push("microtasks");
@@ -45,5 +45,20 @@ describe("holdWrites", () => {
     expect(released).toEqual(["first"]);
     await turn();
     expect(released).toEqual(["first", "again"]);
+  });
+
+  it("stops holding after turns in which only one connection wrote, and tries again after a number of direct writes", async () => {
+    const noop = { releaseWrites() {} };
+    holdWrites(noop);
+    holdWrites(noop);
+    await turn(); // a turn with two: counting starts afresh
+    for (let i = 0; i < QUIET_TURNS; i++) {
+      expect(holdWrites(noop)).toBe(true);
+      await turn();
+    }
+    for (let i = 0; i < DIRECT_WRITES; i++) expect(holdWrites(noop)).toBe(false);
+    expect(holdWrites(noop)).toBe(true);
+    holdWrites(noop);
+    await turn();
   });
 });
