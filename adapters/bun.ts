@@ -8,8 +8,8 @@
  */
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
-import { WriteQueue } from "./write_queue.ts";
 import { type HeldWrites, holdWrites } from "./write_batch.ts";
+import { WriteQueue } from "./write_queue.ts";
 
 // The part of the Bun API this adapter uses, declared here so that the file
 // type-checks without bun-types.

@@ -9,9 +9,10 @@
  * which costs the sender several microseconds in the kernel. Sent one by
  * one between handlers, most responses pay it; sent back to back, only the
  * first of a batch does. Measured on this project's 2-core VM
- * (`node bench/ab.mjs --runtime <r> --raw`, 64 connections, hello): server
- * CPU per request 0.86× on node, 0.82× on deno and 0.96× on bun of what it
- * was with each write sent at once, and 9–24% more requests per second.
+ * (`node bench/ab.mjs --runtime <r>`, 64 connections, hello): server CPU
+ * per request 0.87–0.89× on node, 0.91–0.97× on deno and 0.89–0.95× on bun
+ * of what it was with each write sent at once, and 0–14% more requests per
+ * second; 0.81–0.85× with 16-deep pipelining.
  * `perf` showed where it went: the kernel's `sock_def_readable` (waking
  * the reader) took 12% of portico's CPU on node against 5% for a raw
  * `node:net` loop.
