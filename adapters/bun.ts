@@ -172,8 +172,12 @@ class BunConnection implements Conn, HeldWrites {
   destroy(): void {
     if (this.#closed) return;
     // What was written before goes to the socket first, as it would have
-    // without the hold.
-    this.releaseWrites();
+    // without the hold; what the kernel does not take is dropped. Not
+    // through flush(): a drain it reports would call the handler back from
+    // inside destroy().
+    this.#held = false;
+    this.#queue.uncorkAll();
+    this.#send();
     this.#queue.clear();
     this.#s.end();
     this.closed();

@@ -13,7 +13,7 @@
  * itself), Deno's about 300 (a chain of reads and an accept loop), Bun's
  * about 200; Deno and Bun share their send queue (`adapters/write_queue.ts`,
  * 70 lines), and all three hold a turn's writes to send them together
- * (`adapters/write_batch.ts`, 30 lines).
+ * (`adapters/write_batch.ts`, 40 lines).
  *
  * @module
  */

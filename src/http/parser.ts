@@ -480,7 +480,6 @@ export class RequestParser {
     this.#setContentLength(latin1(buf, base + o[n - 2], base + o[n - 1]));
   }
 
-  // Cuts the request line and field lines out of the decoded head.
   #setContentLength(value: string): void {
     if (value.length === 0 || value.length > 15) {
       throw new HttpError("INVALID_CONTENT_LENGTH", "invalid Content-Length");

@@ -27,6 +27,7 @@ describe.each(RUNTIMES)("the %s adapter", (runtime) => {
       many: 50,
       timer: "late",
       sequential: 100,
+      big: ["destroyed"],
     });
   });
 });
