@@ -15,6 +15,39 @@ describe("ResourceGroup", () => {
     expect(root.usage).toEqual({ groups: 1, resources: 0, bytes: 0 });
   });
 
+  it("closes a function it adopts through its close(), not by calling it, and interleaves adoptions with finalisers", async () => {
+    const log: string[] = [];
+    const g = new ResourceGroup();
+    const fnResource = Object.assign(() => void log.push("called"), { close: () => void log.push("fn closed") });
+    g.adopt(fnResource);
+    g.defer(() => void log.push("deferred"));
+    g.adopt({ close: () => Promise.reject(new Error("close failed")) });
+    g.adopt({ close: () => void log.push("object closed") });
+    await g.shutdown();
+    expect(log).toEqual(["object closed", "deferred", "fn closed"]);
+    expect(g.errors.map((e) => (e as Error).message)).toEqual(["close failed"]);
+    expect(g.errors).toBe(g.errors);
+    g.adopt({ close: () => void log.push("after shutdown") });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(log.at(-1)).toBe("after shutdown");
+  });
+
+  it("keeps working after every resource it held was released early", async () => {
+    const g = new ResourceGroup();
+    const ran: string[] = [];
+    const early = g.defer(() => void ran.push("early"));
+    const t = g.setTimeout(() => ran.push("timer"), 60_000);
+    t.clear();
+    await early();
+    expect(g.usage.resources).toBe(0);
+    g.adopt({ close: () => void ran.push("later") });
+    const stale = early; // a handle from before must not touch the new entry
+    await stale();
+    expect(g.usage.resources).toBe(1);
+    await g.shutdown();
+    expect(ran).toEqual(["early", "later"]);
+  });
+
   it("is idempotent and aborts its signal with the reason", async () => {
     const g = new ResourceGroup();
     let closes = 0;

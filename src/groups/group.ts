@@ -67,7 +67,10 @@ export interface GroupUsage {
   bytes: number;
 }
 
-type Entry = () => unknown;
+// A finaliser, or a resource adopted as it is (no closure around it: a
+// connection's group holds one, and a closure and its context cost ~100
+// bytes per idle connection).
+type Entry = (() => unknown) | Closeable;
 
 /** Something that can name the current group lazily (a request builds its group on first use). */
 export interface GroupHolder {
@@ -115,9 +118,10 @@ export class ResourceGroup implements AsyncDisposable {
   readonly name: string;
   /** The owning group, or null for a root. */
   readonly parent: ResourceGroup | null;
-  /** Errors thrown by finalisers during shutdown. */
-  readonly errors: unknown[] = [];
-  #entries: (Entry | null)[] = [];
+  #errors: unknown[] | null = null;
+  // Built on the first adoption, with room for one: most groups hold one
+  // resource or none, and an array grown by push() reserves 17 slots.
+  #entries: (Entry | null)[] | null = null;
   #live = 0;
   #children: Set<ResourceGroup> | null = null;
   #controller: AbortController | null = null;
@@ -157,6 +161,11 @@ export class ResourceGroup implements AsyncDisposable {
     return (storage.getStore() ?? syncHolder)?.group;
   }
 
+  /** Errors thrown by finalisers during shutdown. */
+  get errors(): unknown[] {
+    return this.#errors ??= [];
+  }
+
   /** The group itself, so that a group is its own {@link GroupHolder}. */
   get group(): ResourceGroup {
     return this;
@@ -184,8 +193,21 @@ export class ResourceGroup implements AsyncDisposable {
 
   /** Takes ownership of `resource`: it is closed when the group shuts down. Returns it. */
   adopt<T extends Closeable>(resource: T): T {
-    this.defer(() => closeResource(resource));
+    // A function is kept behind a closure: entries that are functions are
+    // called, not closed.
+    if (typeof resource === "function") this.defer(() => closeResource(resource));
+    else if (this.#shutdown) void this.#runOne(resource);
+    else this.#push(resource);
     return resource;
+  }
+
+  #push(entry: Entry): number {
+    this.#live++;
+    if (this.#entries === null) {
+      this.#entries = [entry];
+      return 0;
+    }
+    return this.#entries.push(entry) - 1;
   }
 
   /** Registers a finaliser. Returns a function that runs it early and unregisters it. */
@@ -194,11 +216,9 @@ export class ResourceGroup implements AsyncDisposable {
       void this.#runOne(fn);
       return () => Promise.resolve();
     }
-    const index = this.#entries.length;
-    this.#entries.push(fn);
-    this.#live++;
+    const index = this.#push(fn);
     return () => {
-      if (this.#entries[index] !== fn) return Promise.resolve();
+      if (this.#entries?.[index] !== fn) return Promise.resolve();
       this.#entries[index] = null;
       this.#live--;
       return this.#runOne(fn);
@@ -207,10 +227,10 @@ export class ResourceGroup implements AsyncDisposable {
 
   /** Forgets a finaliser without running it (see `defer`'s return for running it). */
   #forget(index: number, fn: Entry): void {
-    if (this.#entries[index] === fn) {
+    if (this.#entries?.[index] === fn) {
       this.#entries[index] = null;
       this.#live--;
-      if (this.#live === 0) this.#entries.length = 0;
+      if (this.#live === 0) this.#entries = null;
     }
   }
 
@@ -222,10 +242,8 @@ export class ResourceGroup implements AsyncDisposable {
     const signal = this.signal;
     let done: () => void = () => {};
     const settled = new Promise<void>((r) => (done = r));
-    const index = this.#entries.length;
     const entry = () => settled;
-    this.#entries.push(entry);
-    this.#live++;
+    const index = this.#push(entry);
     const task = this.run(() => fn(signal));
     task.then(done, done).then(() => this.#forget(index, entry));
     return task;
@@ -243,9 +261,7 @@ export class ResourceGroup implements AsyncDisposable {
       clearTimeout(t);
       return { clear() {} };
     }
-    index = this.#entries.length;
-    this.#entries.push(entry);
-    this.#live++;
+    index = this.#push(entry);
     return {
       clear: () => {
         clearTimeout(t);
@@ -261,10 +277,8 @@ export class ResourceGroup implements AsyncDisposable {
       clearInterval(t);
       return { clear() {} };
     }
-    const index = this.#entries.length;
     const entry = () => clearInterval(t);
-    this.#entries.push(entry);
-    this.#live++;
+    const index = this.#push(entry);
     return {
       clear: () => {
         clearInterval(t);
@@ -341,23 +355,27 @@ export class ResourceGroup implements AsyncDisposable {
       const children = [...this.#children];
       await Promise.all(children.map((c) => c.shutdown(this.#reason)));
     }
+    // Entries adopted while these run (closed at once, see adopt) are not
+    // added here: #shutdown is set.
     const entries = this.#entries;
-    for (let k = entries.length - 1; k >= 0; k--) {
-      const fn = entries[k];
-      if (fn === null) continue;
-      entries[k] = null;
-      this.#live--;
-      await this.#runOne(fn);
+    if (entries !== null) {
+      for (let k = entries.length - 1; k >= 0; k--) {
+        const entry = entries[k];
+        if (entry === null) continue;
+        entries[k] = null;
+        this.#live--;
+        await this.#runOne(entry);
+      }
+      this.#entries = null;
     }
-    entries.length = 0;
     if (this.parent) this.parent.#removeChild(this);
     if (this.#bytes !== 0 && this.parent) this.parent.release(this.#bytes);
     this.#bytes = 0;
   }
 
-  async #runOne(fn: Entry): Promise<void> {
+  async #runOne(entry: Entry): Promise<void> {
     try {
-      await fn();
+      await (typeof entry === "function" ? entry() : closeResource(entry));
     } catch (error) {
       this.errors.push(error);
       this.#report(error);

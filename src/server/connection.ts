@@ -714,6 +714,11 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   destroy(): void {
     this.#destroy();
   }
+
+  /** The connection's group closes it so (adopted as it is, see ResourceGroup.adopt). */
+  [Symbol.dispose](): void {
+    this.#destroy();
+  }
 }
 
 // Whether `error` is `reason`, or was caused by it (a platform reader may wrap it).

@@ -76,7 +76,7 @@ export class ServerCore implements ConnectionServer {
   /** Takes a newly accepted connection. */
   accept(conn: Conn): ConnHandler {
     const group = this.group.child({
-      name: `conn ${formatAddr(conn.remoteAddr)}`,
+      name: groupName(conn.remoteAddr),
       bytes: this.options.limits.connectionBytes,
     });
     if (this.#unref) conn.unref();
@@ -98,7 +98,7 @@ export class ServerCore implements ConnectionServer {
   /** Starts serving `conn` (now, or when it leaves the parking queue). */
   open(conn: Conn, group: ResourceGroup): HttpConnection {
     const c = new HttpConnection(conn, this, group);
-    group.defer(() => c.destroy());
+    group.adopt(c);
     this.connections.add(c);
     if (this.#shuttingDown) c.closeGracefully();
     if (this.#sweeper === null) {
@@ -256,4 +256,11 @@ class Parked implements ConnHandler {
     this.#core.unpark(this);
     void this.#group.shutdown();
   }
+}
+
+// "conn 127.0.0.1:41916" as one flat string: a template literal builds a
+// chain of pieces (120 bytes on V8, kept by every connection's group), a
+// join one string of ~40.
+function groupName(addr: NetAddr): string {
+  return ["conn ", formatAddr(addr)].join("");
 }
