@@ -32,6 +32,35 @@ describe("ResourceGroup", () => {
     expect(log.at(-1)).toBe("after shutdown");
   });
 
+  it("refuses to adopt what it cannot close, at the call", () => {
+    const g = new ResourceGroup();
+    expect(() => g.adopt(null as never)).toThrow(TypeError);
+    expect(() => g.adopt(42 as never)).toThrow(/adopt\(\) wants an object/);
+    expect(g.usage.resources).toBe(0);
+  });
+
+  it("starts a task spawned during its shutdown aborted, and leaves nothing registered", async () => {
+    const log: string[] = [];
+    const g = new ResourceGroup();
+    const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // The timer fires while shutdown waits for the slower finaliser registered after it.
+    g.setTimeout(() => {
+      void g.spawn(async (signal) => {
+        log.push(`spawned, aborted=${signal.aborted}`);
+        await tick(5);
+      });
+    }, 10);
+    g.defer(async () => {
+      await tick(40);
+      log.push("slow finaliser done");
+    });
+    await g.shutdown();
+    await tick(20);
+    expect(log).toEqual(["spawned, aborted=true", "slow finaliser done"]);
+    expect(g.usage.resources).toBe(0);
+    expect(g.errors).toEqual([]);
+  });
+
   it("keeps working after every resource it held was released early", async () => {
     const g = new ResourceGroup();
     const ran: string[] = [];

@@ -193,6 +193,11 @@ export class ResourceGroup implements AsyncDisposable {
 
   /** Takes ownership of `resource`: it is closed when the group shuts down. Returns it. */
   adopt<T extends Closeable>(resource: T): T {
+    // Checked here, where the mistake is: null in the list means a removed
+    // entry, and anything but an object cannot be closed.
+    if (resource === null || (typeof resource !== "object" && typeof resource !== "function")) {
+      throw new TypeError(`adopt() wants an object to close, got ${resource === null ? "null" : typeof resource}`);
+    }
     // A function is kept behind a closure: entries that are functions are
     // called, not closed.
     if (typeof resource === "function") this.defer(() => closeResource(resource));
@@ -236,10 +241,12 @@ export class ResourceGroup implements AsyncDisposable {
 
   /**
    * Starts a task that is aborted when the group shuts down. Shutdown waits
-   * for the task to settle after aborting it.
+   * for the task to settle after aborting it. A task spawned once shutdown
+   * has begun starts with its signal aborted, and is not waited for.
    */
   spawn<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = this.signal;
+    if (this.#shutdown) return this.run(() => fn(signal));
     let done: () => void = () => {};
     const settled = new Promise<void>((r) => (done = r));
     const entry = () => settled;
