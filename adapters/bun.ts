@@ -123,6 +123,21 @@ class BunConnection implements Conn, HeldWrites {
   // (the rest waits for Bun's drain) or the write failed.
   #send(): boolean {
     while (this.#queue.pending) {
+      const one = this.#queue.takeOne();
+      if (one !== null) {
+        // The usual case, without an array around the chunk.
+        const n = this.#s.write(one);
+        if (n < 0) {
+          this.#writeFailed();
+          return false;
+        }
+        this.#queue.written(n);
+        if (n < one.byteLength) {
+          this.#queue.putBack([one.subarray(n)]);
+          return false;
+        }
+        continue;
+      }
       const batch = this.#queue.take();
       for (let i = 0; i < batch.length; i++) {
         const c = batch[i];

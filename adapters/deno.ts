@@ -177,13 +177,11 @@ class DenoConnection implements Conn, HeldWrites {
   // bound once per connection, rather than through an async function:
   // about 1 µs less per response on Deno.
   #send(): void {
-    const batch = this.#queue.take();
-    if (batch.length !== 1) {
-      this.#queue.putBack(batch);
+    const chunk = this.#queue.takeOne();
+    if (chunk === null) {
       void this.#flush();
       return;
     }
-    const chunk = batch[0];
     this.#writing = true;
     this.#sent = chunk;
     this.#sentBytes = chunk.byteLength;

@@ -39,7 +39,12 @@ export const JOIN_LIMIT: number = 16 * 1024;
  * ```
  */
 export class WriteQueue {
-  #chunks: Uint8Array[] = [];
+  // The usual queue holds one chunk (a response, or a turn's responses
+  // joined): kept in a field of its own, it costs no array per write (an
+  // array's first push reserves 17 slots: ~180 bytes of garbage per
+  // response on Deno and Bun). #chunks exists only while two or more wait.
+  #one: Uint8Array | null = null;
+  #chunks: Uint8Array[] | null = null;
   #bytes = 0;
   #corked = 0;
   #wantDrain = false;
@@ -51,7 +56,7 @@ export class WriteQueue {
 
   /** Whether chunks wait to be taken. */
   get pending(): boolean {
-    return this.#chunks.length > 0;
+    return this.#one !== null || this.#chunks !== null;
   }
 
   /** Whether writes are held by `cork()`. */
@@ -65,7 +70,12 @@ export class WriteQueue {
    * {@link drained} then owes it.
    */
   push(chunk: Uint8Array): boolean {
-    this.#chunks.push(chunk);
+    if (this.#chunks !== null) this.#chunks.push(chunk);
+    else if (this.#one === null) this.#one = chunk;
+    else {
+      this.#chunks = [this.#one, chunk];
+      this.#one = null;
+    }
     this.#bytes += chunk.byteLength;
     if (this.#bytes < HIGH_WATER) return true;
     this.#wantDrain = true;
@@ -78,24 +88,46 @@ export class WriteQueue {
   }
 
   /**
+   * Takes what is queued as one chunk when it fits in one write: the only
+   * chunk, or small ones joined. Returns null, and takes nothing, when there
+   * is nothing or when the chunks are too large to join (then {@link take}).
+   */
+  takeOne(): Uint8Array | null {
+    const one = this.#one;
+    if (one !== null) {
+      this.#one = null;
+      return one;
+    }
+    const q = this.#chunks;
+    if (q === null) return null;
+    let total = 0;
+    for (const c of q) total += c.byteLength;
+    if (total > JOIN_LIMIT) return null;
+    this.#chunks = null;
+    return joinShared(q);
+  }
+
+  /**
    * Takes every queued chunk, to be written in order: small ones joined
    * into one, large ones as they are. Their bytes count until `written()`.
    */
   take(): Uint8Array[] {
+    const one = this.takeOne();
+    if (one !== null) return [one];
     const q = this.#chunks;
-    if (q.length <= 1) {
-      this.#chunks = [];
-      return q;
-    }
-    this.#chunks = [];
-    let total = 0;
-    for (const c of q) total += c.byteLength;
-    return total > JOIN_LIMIT ? q : [joinShared(q)];
+    this.#chunks = null;
+    return q ?? [];
   }
 
   /** Puts back what a partial write left, ahead of anything queued since (already counted). */
   putBack(chunks: Uint8Array[]): void {
-    this.#chunks = this.#chunks.length === 0 ? chunks : chunks.concat(this.#chunks);
+    if (chunks.length === 0) return;
+    const queued = this.#chunks ?? (this.#one === null ? [] : [this.#one]);
+    this.#one = null;
+    if (queued.length === 0 && chunks.length === 1) {
+      this.#one = chunks[0];
+      this.#chunks = null;
+    } else this.#chunks = chunks.concat(queued);
   }
 
   /** Holds writes until as many `uncork()`s. */
@@ -125,7 +157,8 @@ export class WriteQueue {
 
   /** Drops everything queued (the connection is gone). */
   clear(): void {
-    this.#chunks = [];
+    this.#one = null;
+    this.#chunks = null;
     this.#bytes = 0;
     this.#corked = 0;
   }

@@ -49,6 +49,42 @@ describe("WriteQueue (the Deno and Bun adapters' send queue)", () => {
     expect(rest.at(-1)!.at(-1)).toBe(9); // then what came since
   });
 
+  it("hands the usual single chunk over as it is, joins small ones, and leaves large ones to take()", () => {
+    const q = new WriteQueue();
+    expect(q.takeOne()).toBe(null);
+    const only = bytes(4, 3);
+    q.push(only);
+    expect(q.takeOne()).toBe(only); // the same chunk: no copy, no array
+    expect(q.pending).toBe(false);
+    expect(q.bytes).toBe(4); // counted until written
+    q.written(4);
+    q.push(bytes(2, 1));
+    q.push(bytes(1, 2));
+    q.push(bytes(1, 3));
+    expect([...q.takeOne()!]).toEqual([1, 1, 2, 3]);
+    const big = bytes(JOIN_LIMIT, 5);
+    q.push(big);
+    q.push(bytes(1, 6));
+    expect(q.takeOne()).toBe(null); // too large to join: nothing taken
+    expect(q.pending).toBe(true);
+    const batch = q.take();
+    expect(batch[0]).toBe(big);
+    expect(batch[1]![0]).toBe(6);
+  });
+
+  it("puts a single remainder back in front of one chunk queued since, in order", () => {
+    const q = new WriteQueue();
+    q.push(bytes(3, 1));
+    const first = q.takeOne()!;
+    q.written(1);
+    q.push(bytes(2, 2));
+    q.putBack([first.subarray(1)]);
+    expect([...q.takeOne()!]).toEqual([1, 1, 2, 2]);
+    q.putBack([bytes(1, 4)]); // into an empty queue: the single-chunk form again
+    expect([...q.takeOne()!]).toEqual([4]);
+    expect(q.pending).toBe(false);
+  });
+
   it("nests cork() and releases on the last uncork() or at once with uncorkAll()", () => {
     const q = new WriteQueue();
     q.cork();
