@@ -12,7 +12,8 @@
  * - A finaliser that throws or rejects does not stop the others; its error
  *   is collected in `errors` and reported to `onError` (inherited from the
  *   parent; the root's default logs with `console.error`).
- * - Anything adopted after shutdown began is closed at once.
+ * - Anything adopted after shutdown began is closed at once; a task spawned
+ *   then starts with its signal aborted, and shutdown does not wait for it.
  *
  * What is not: a group cannot stop code that ignores its `signal`, and its
  * byte budget counts only what is charged to it — the server charges the
