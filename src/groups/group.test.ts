@@ -61,6 +61,21 @@ describe("ResourceGroup", () => {
     expect(g.errors).toEqual([]);
   });
 
+  it("contains the rejection of a task spawned after shutdown, as of one spawned before", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const g = new ResourceGroup();
+      await g.shutdown();
+      void g.spawn((signal) => Promise.reject(signal.reason)); // ignored by its caller
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("keeps working after every resource it held was released early", async () => {
     const g = new ResourceGroup();
     const ran: string[] = [];

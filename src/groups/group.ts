@@ -247,7 +247,11 @@ export class ResourceGroup implements AsyncDisposable {
    */
   spawn<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = this.signal;
-    if (this.#shutdown) return this.run(() => fn(signal));
+    if (this.#shutdown) {
+      const late = this.run(() => fn(signal));
+      late.then(ignore, ignore); // contained, as a registered task's rejection is
+      return late;
+    }
     let done: () => void = () => {};
     const settled = new Promise<void>((r) => (done = r));
     const entry = () => settled;
@@ -421,6 +425,8 @@ export class ResourceGroup implements AsyncDisposable {
     return this.shutdown();
   }
 }
+
+function ignore(): void {}
 
 function closeResource(r: Closeable): unknown {
   if (Symbol.asyncDispose in r && typeof r[Symbol.asyncDispose] === "function") return r[Symbol.asyncDispose]();
