@@ -17,7 +17,8 @@ describe("ResourceGroup", () => {
 
   it("closes a function it adopts through its close(), not by calling it, and interleaves adoptions with finalisers", async () => {
     const log: string[] = [];
-    const g = new ResourceGroup();
+    const reported: unknown[] = [];
+    const g = new ResourceGroup({ onError: (e) => reported.push(e) });
     const fnResource = Object.assign(() => void log.push("called"), { close: () => void log.push("fn closed") });
     g.adopt(fnResource);
     g.defer(() => void log.push("deferred"));
@@ -26,6 +27,7 @@ describe("ResourceGroup", () => {
     await g.shutdown();
     expect(log).toEqual(["object closed", "deferred", "fn closed"]);
     expect(g.errors.map((e) => (e as Error).message)).toEqual(["close failed"]);
+    expect(reported).toEqual(g.errors);
     expect(g.errors).toBe(g.errors);
     g.adopt({ close: () => void log.push("after shutdown") });
     await new Promise((r) => setTimeout(r, 0));
