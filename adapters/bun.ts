@@ -45,6 +45,7 @@ interface BunApi {
     reusePort?: boolean;
     tls?: { cert: string; key: string };
     socket: {
+      binaryType?: "buffer" | "uint8array" | "arraybuffer";
       open(s: BunSocket): void;
       data(s: BunSocket, chunk: Uint8Array): void;
       drain(s: BunSocket): void;
@@ -258,6 +259,10 @@ export const bunAdapter: SocketAdapter = {
       reusePort: options.reusePort ?? false,
       tls: options.tls ? { cert: options.tls.cert, key: options.tls.key } : undefined,
       socket: {
+        // Plain Uint8Arrays, as Deno's reads: a Buffer's subarray() looks up
+        // its species constructor, and the core cuts pipelined requests and
+        // body chunks out of what it receives.
+        binaryType: "uint8array",
         open(s) {
           if (!unix) s.setNoDelay?.(true);
           const c = new BunConnection(s, unix);

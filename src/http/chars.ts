@@ -66,7 +66,7 @@ export function decodeAscii(bytes: Uint8Array, start: number, end: number): stri
 }
 
 // A plain view of bytes[start, end). `subarray` would look up the species
-// constructor: Node's and Bun's socket chunks are Buffers, whose subarray
+// constructor: Node's socket chunks are Buffers, whose subarray
 // costs several times more.
 function view(bytes: Uint8Array, start: number, end: number): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
