@@ -124,24 +124,12 @@ class BunConnection implements Conn, HeldWrites {
   // (the rest waits for Bun's drain) or the write failed.
   #send(): boolean {
     while (this.#queue.pending) {
+      // The usual case is one chunk, taken without an array around it.
       const one = this.#queue.takeOne();
-      if (one !== null) {
-        // The usual case, without an array around the chunk.
-        const n = this.#s.write(one);
-        if (n < 0) {
-          this.#writeFailed();
-          return false;
-        }
-        this.#queue.written(n);
-        if (n < one.byteLength) {
-          this.#queue.putBack([one.subarray(n)]);
-          return false;
-        }
-        continue;
-      }
-      const batch = this.#queue.take();
-      for (let i = 0; i < batch.length; i++) {
-        const c = batch[i];
+      const batch = one === null ? this.#queue.take() : null;
+      const count = batch === null ? 1 : batch.length;
+      for (let i = 0; i < count; i++) {
+        const c = batch === null ? one! : batch[i];
         const n = this.#s.write(c);
         if (n < 0) {
           this.#writeFailed();
@@ -149,8 +137,8 @@ class BunConnection implements Conn, HeldWrites {
         }
         this.#queue.written(n);
         if (n < c.byteLength) {
-          batch[i] = c.subarray(n);
-          this.#queue.putBack(batch.slice(i));
+          const rest = c.subarray(n);
+          this.#queue.putBack(batch === null ? [rest] : [rest, ...batch.slice(i + 1)]);
           return false;
         }
       }
