@@ -50,6 +50,10 @@ const HELP = `usage: node bench/run.mjs [options]      (npm run bench -- [option
   --warmup <s>         seconds of warm-up load per target (default 1)
   --connections <n>    connections for the load scenarios (default 64)
   --idle <n>           connections for the idle scenario (default 10000)
+  --idle-settle <s>    the idle scenario reads RSS again this many seconds
+                       after the first reading, once the garbage collectors
+                       have shrunk the heaps (default 30; quick 0: no second
+                       reading)
   --loader <l>         wrk (default when installed) or autocannon
   --no-pin             do not pin with taskset
   --nice <n>           run servers and load generator at this niceness
@@ -73,6 +77,7 @@ const { values: argv } = parseArgs({
     warmup: { type: "string" },
     connections: { type: "string" },
     idle: { type: "string" },
+    "idle-settle": { type: "string" },
     "ws-clients": { type: "string" },
     retries: { type: "string" },
     nice: { type: "string" },
@@ -119,6 +124,7 @@ const settings = {
   warmup: intOption("warmup", 1, 0),
   connections: intOption("connections", 64),
   idleConnections: intOption("idle", 10_000),
+  idleSettle: intOption("idle-settle", argv.quick ? 0 : 30, 0),
   wsClients: intOption("ws-clients", 50),
   pipeline: 16,
   timeoutSeconds: 5,
@@ -1169,6 +1175,16 @@ async function idleOnce(target) {
     const [, ok, failed, ms] = (await waitLine(lines, "OPEN", 180_000)).split(" ").map(Number);
     await sleep(1500);
     const after = readStatus(server.pid).rss;
+    // The first reading holds what the burst of connections grew the heap
+    // to. A runtime shrinks it back later, with nothing else happening: V8's
+    // memory reducer (node, deno) collected and gave memory back 10-30 s
+    // after the burst here. The second reading is what the idle connections
+    // keep once that has run.
+    let settled = null;
+    if (settings.idleSettle > 0) {
+      await sleep(settings.idleSettle * 1000);
+      settled = readStatus(server.pid).rss;
+    }
     client.stdin.write("alive\n");
     const held = Number((await waitLine(lines, "ALIVE", 10_000)).split(" ")[1]);
     client.stdin.write("close\n");
@@ -1181,6 +1197,8 @@ async function idleOnce(target) {
       held,
       openMs: ms,
       perConnBytes: held > 0 && before && after ? ((after - before) * 1024) / held : null,
+      settledKb: settled,
+      settledPerConnBytes: held > 0 && before && settled ? ((settled - before) * 1024) / held : null,
     };
     if (failed > 0) problem(`idle/${target.id}: ${failed} of ${settings.idleConnections} connections failed to open or got no 200`);
     if (held < ok) problem(`idle/${target.id}: ${ok - held} of ${ok} idle connections were closed before the measurement`);
@@ -1213,7 +1231,8 @@ async function runIdleScenario(runtime) {
       try {
         const r = await idleOnce(target);
         entry.rounds.push(r);
-        console.log(`  r${round + 1} ${target.name.padEnd(20)} held ${r.held}  rss ${(r.beforeKb / 1024).toFixed(1)} → ${(r.afterKb / 1024).toFixed(1)} MiB  = ${r.perConnBytes == null ? "?" : (r.perConnBytes / 1024).toFixed(2)} KiB/conn  (opened in ${r.openMs} ms)`);
+        console.log(`  r${round + 1} ${target.name.padEnd(20)} held ${r.held}  rss ${(r.beforeKb / 1024).toFixed(1)} → ${(r.afterKb / 1024).toFixed(1)} MiB  = ${r.perConnBytes == null ? "?" : (r.perConnBytes / 1024).toFixed(2)} KiB/conn  (opened in ${r.openMs} ms)` +
+          (r.settledPerConnBytes == null ? "" : `; ${settings.idleSettle} s later ${(r.settledPerConnBytes / 1024).toFixed(2)} KiB/conn`));
       } catch (e) {
         entry.failed = String(e.message ?? e);
         problem(`idle/${target.id}: ${entry.failed}`);
@@ -1227,6 +1246,7 @@ async function runIdleScenario(runtime) {
       perConnBytes: median(rs.map((r) => r.perConnBytes)),
       beforeKb: median(rs.map((r) => r.beforeKb)),
       afterKb: median(rs.map((r) => r.afterKb)),
+      settledPerConnBytes: rs.some((r) => r.settledPerConnBytes == null) ? null : median(rs.map((r) => r.settledPerConnBytes)),
       held: Math.min(...rs.map((r) => r.held)),
     };
   }
@@ -1296,6 +1316,20 @@ function checks(results) {
         note: ref == null ? "node:http not measured in this run" : `${(mine / 1024).toFixed(2)} KiB vs ${(ref / 1024).toFixed(2)} KiB`,
       });
     }
+    const refLater = sc.idle.node?.targets?.anchor?.median?.settledPerConnBytes ?? null;
+    const later = results.settings?.idleSettle;
+    for (const rt of Object.keys(sc.idle)) {
+      const mine = sc.idle[rt]?.targets?.portico?.median?.settledPerConnBytes ?? null;
+      if (mine == null) continue;
+      list.push({
+        label: `${rt}: the same, ${later} s later`,
+        value: refLater ? mine / refLater : null,
+        target: 1,
+        kind: "≤",
+        pass: refLater ? mine <= refLater : null,
+        note: refLater == null ? "node:http not measured in this run" : `${(mine / 1024).toFixed(2)} KiB vs ${(refLater / 1024).toFixed(2)} KiB`,
+      });
+    }
   }
   return list;
 }
@@ -1346,7 +1380,7 @@ async function main() {
   const wsScenarios = scenarioNames.filter((s) => SCENARIOS[s].ws).length;
   retryBudget.limit = Math.ceil(0.25 * loadScenarios * runtimeNames.length * 5 * settings.rounds);
   const perTarget = 1.5 + settings.warmup + settings.rounds * (settings.duration + 0.4);
-  const estimate = loadScenarios * runtimeNames.length * 5 * perTarget + (scenarioNames.includes("idle") ? runtimeNames.length * 5 * 10 : 0) +
+  const estimate = loadScenarios * runtimeNames.length * 5 * perTarget + (scenarioNames.includes("idle") ? runtimeNames.length * 5 * (10 + settings.idleSettle) : 0) +
     wsScenarios * runtimeNames.length * 2 * (2 + settings.warmup + settings.rounds * (settings.duration + 1));
   console.log(`estimated time: ~${Math.ceil(estimate / 60)} min`);
 

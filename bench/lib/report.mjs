@@ -120,18 +120,28 @@ export function renderMarkdown(results, { forConsole = false } = {}) {
     const info = results.scenarioInfo?.[name] ?? { title: name, what: "" };
     if (name === "idle") {
       out.push(`## ${info.title}: ${info.what}`, "");
-      out.push("A separate node process opens the connections (128 at a time); each sends one `GET /`, reads the answer and stays open. RSS per connection = (RSS with them open − RSS before) ÷ connections still open.", "");
-      out.push("| runtime | server | RSS before | RSS with connections | held open | per connection | vs node:http |", "|---|---|---:|---:|---:|---:|---:|");
+      const later = results.settings?.idleSettle ?? 0;
       const ref = block.node?.targets?.anchor?.median?.perConnBytes ?? null;
+      const refLater = block.node?.targets?.anchor?.median?.settledPerConnBytes ?? null;
+      const showLater = later > 0 && runtimesOf(block).some((rt) => entriesOf(block[rt]).some((e) => e.median?.settledPerConnBytes != null));
+      out.push("A separate node process opens the connections (128 at a time); each sends one `GET /`, reads the answer and stays open. RSS per connection = (RSS with them open − RSS before) ÷ connections still open, read 1.5 s after the last one opened" +
+        (showLater ? ` and again ${later} s later, once the garbage collectors have shrunk what the burst of connections grew (V8 gave memory back 10–30 s after it here, with nothing else happening).` : "."), "");
+      out.push(
+        showLater
+          ? `| runtime | server | RSS before | RSS with connections | held open | per connection | vs node:http | ${later} s later | vs node:http |\n|---|---|---:|---:|---:|---:|---:|---:|---:|`
+          : "| runtime | server | RSS before | RSS with connections | held open | per connection | vs node:http |\n|---|---|---:|---:|---:|---:|---:|",
+      );
+      const vs = (mine, r) => (r && mine != null ? times(mine / r) : "—");
       for (const rt of runtimesOf(block)) {
         for (const e of entriesOf(block[rt])) {
           const st = status(e);
           if (st && !e.median) {
-            out.push(`| ${rt} | ${e.name} | ${st} | | | | |`);
+            out.push(`| ${rt} | ${e.name} | ${st} | | | | |${showLater ? " | |" : ""}`);
             continue;
           }
           const m = e.median;
-          out.push(`| ${rt} | ${e.name} | ${mib(m.beforeKb)} | ${mib(m.afterKb)} | ${m.held.toLocaleString("en-US")} | ${kib(m.perConnBytes)} | ${ref && m.perConnBytes != null ? times(m.perConnBytes / ref) : "—"} |`);
+          const tail = showLater ? ` ${m.settledPerConnBytes == null ? "—" : kib(m.settledPerConnBytes)} | ${vs(m.settledPerConnBytes, refLater)} |` : "";
+          out.push(`| ${rt} | ${e.name} | ${mib(m.beforeKb)} | ${mib(m.afterKb)} | ${m.held.toLocaleString("en-US")} | ${kib(m.perConnBytes)} | ${vs(m.perConnBytes, ref)} |${tail}`);
         }
       }
       out.push("");
