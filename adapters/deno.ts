@@ -3,9 +3,10 @@
  *
  * Deno pulls (`conn.read`) where the core wants pushes, so each connection
  * keeps one read in flight into its own buffer, the next one issued from the
- * previous one's callback (1 KiB while the connection is quiet, grown up to
- * 64 KiB while reads fill it), and a write queue that turns Deno's
- * promise-per-write into `write()`/`onDrain`.
+ * previous one's callback (sized to what the connection's reads need: 128
+ * bytes to 1 KiB for most clients, grown up to 64 KiB while reads fill it),
+ * and a write queue that turns Deno's promise-per-write into
+ * `write()`/`onDrain`.
  *
  * @module
  */
@@ -47,9 +48,21 @@ interface DenoApi {
   listenTls(o: { port: number; hostname: string; cert: string; key: string }): DenoListener;
 }
 
-const SMALL = 1024; // enough for a typical request head; idle connections hold only this
+const FIRST = 1024; // a new connection's first read: enough for a typical request head
+const MIN = 128;
 const LARGE = 64 * 1024;
 const SHRINK_AFTER = 8;
+
+// The buffer size that holds a read of n bytes with room to spare (a read
+// that fills its buffer may have left bytes behind): a power of two, at
+// least MIN. Not 64: V8 keeps a typed array of up to 64 bytes inside its
+// heap, and reading into one cost 1.09x the CPU per request (node
+// bench/ab.mjs --runtime deno); 128 bytes measured 0.99x and 1.02x.
+function fit(n: number): number {
+  let size = MIN;
+  while (size <= n) size *= 2;
+  return size;
+}
 // Accept errors that concern the listener rather than one connection: out
 // of descriptors (or kernel memory), every accept fails until some are freed.
 const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
@@ -67,10 +80,14 @@ class DenoConnection implements Conn, HeldWrites {
   #local: NetAddr | null = null; // built when asked: few ever read it
   #closed = false;
   #paused = false;
-  #buf = new Uint8Array(SMALL);
+  #buf = new Uint8Array(FIRST);
   #reading = false; // a read is in flight
   #inData = false; // onData runs with a view of #buf
-  #smallReads = 0; // reads in a row that SMALL would have held (see #resize)
+  // Reads in a row that a smaller buffer would have held, and the largest
+  // of them (see #resize). A new connection starts as if after such a run,
+  // so that its first read already sizes the buffer.
+  #smallReads = SHRINK_AFTER - 1;
+  #peak = 0;
   #queue = new WriteQueue();
   #held = false; // corked until the end of the turn (write_batch.ts)
   #writing = false;
@@ -137,21 +154,35 @@ class DenoConnection implements Conn, HeldWrites {
     else this.handler.onEnd();
   };
 
-  // The buffer grows (1 KiB, 8 KiB, 64 KiB) while reads fill it, and goes
-  // back to 1 KiB after SHRINK_AFTER reads that 1 KiB would have held: a
-  // browser's request with cookies filled the first 1 KiB, and the 64 KiB
-  // buffer that followed stayed with the idle keep-alive connection.
+  // The buffer grows eightfold (up to 64 KiB) when a read fills it, and
+  // shrinks to what the reads need, the next power of two above the largest
+  // (at least MIN, 128 bytes), after SHRINK_AFTER reads in a row that a smaller one
+  // would have held, or after the connection's first read. Idle keep-alive
+  // connections keep that buffer while they wait: 1 KiB for each of 10,000
+  // connections was most of what portico on Deno kept above node:http (RSS
+  // per idle connection 30 s after 10,000 opened, once V8 has collected:
+  // 6.18-6.32 KiB with 1 KiB buffers, 5.78 with these; node:http 5.06-5.12).
+  // A browser's request with
+  // cookies, which filled 1 KiB, keeps a larger one; a request larger than
+  // the last few costs one read more.
   #resize(n: number): void {
     const size = this.#buf.length;
     if (n === size) {
       this.#smallReads = 0;
+      this.#peak = 0;
       if (size < LARGE) this.#buf = new Uint8Array(Math.min(LARGE, size * 8));
-    } else if (size > SMALL) {
-      if (n > SMALL) this.#smallReads = 0;
-      else if (++this.#smallReads >= SHRINK_AFTER) {
-        this.#smallReads = 0;
-        this.#buf = new Uint8Array(SMALL);
-      }
+      return;
+    }
+    if (fit(n) >= size) {
+      this.#smallReads = 0;
+      this.#peak = 0;
+      return;
+    }
+    if (n > this.#peak) this.#peak = n;
+    if (++this.#smallReads >= SHRINK_AFTER) {
+      this.#buf = new Uint8Array(fit(this.#peak));
+      this.#smallReads = 0;
+      this.#peak = 0;
     }
   }
 
