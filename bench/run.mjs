@@ -1304,32 +1304,24 @@ function checks(results) {
     }
   }
   if (sc.idle) {
-    const ref = sc.idle.node?.targets?.anchor?.median?.perConnBytes ?? null;
-    for (const rt of Object.keys(sc.idle)) {
-      const mine = sc.idle[rt]?.targets?.portico?.median?.perConnBytes ?? null;
-      list.push({
-        label: `${rt}: portico RSS per idle connection ÷ node:http's`,
-        value: mine != null && ref ? mine / ref : null,
-        target: 1,
-        kind: "≤",
-        pass: mine != null && ref ? mine <= ref : null,
-        note: ref == null ? "node:http not measured in this run" : `${(mine / 1024).toFixed(2)} KiB vs ${(ref / 1024).toFixed(2)} KiB`,
-      });
-    }
-    const refLater = sc.idle.node?.targets?.anchor?.median?.settledPerConnBytes ?? null;
-    const later = results.settings?.idleSettle;
-    for (const rt of Object.keys(sc.idle)) {
-      const mine = sc.idle[rt]?.targets?.portico?.median?.settledPerConnBytes ?? null;
-      if (mine == null) continue;
-      list.push({
-        label: `${rt}: the same, ${later} s later`,
-        value: refLater ? mine / refLater : null,
-        target: 1,
-        kind: "≤",
-        pass: refLater ? mine <= refLater : null,
-        note: refLater == null ? "node:http not measured in this run" : `${(mine / 1024).toFixed(2)} KiB vs ${(refLater / 1024).toFixed(2)} KiB`,
-      });
-    }
+    // RSS per idle connection ÷ node:http's, as first read and (when it was) once settled.
+    const idleChecks = (key, label) => {
+      const ref = sc.idle.node?.targets?.anchor?.median?.[key] ?? null;
+      for (const rt of Object.keys(sc.idle)) {
+        const mine = sc.idle[rt]?.targets?.portico?.median?.[key] ?? null;
+        if (mine == null && key !== "perConnBytes") continue;
+        list.push({
+          label: label(rt),
+          value: mine != null && ref ? mine / ref : null,
+          target: 1,
+          kind: "≤",
+          pass: mine != null && ref ? mine <= ref : null,
+          note: ref == null ? "node:http not measured in this run" : `${(mine / 1024).toFixed(2)} KiB vs ${(ref / 1024).toFixed(2)} KiB`,
+        });
+      }
+    };
+    idleChecks("perConnBytes", (rt) => `${rt}: portico RSS per idle connection ÷ node:http's`);
+    idleChecks("settledPerConnBytes", (rt) => `${rt}: the same, ${results.settings?.idleSettle} s later`);
   }
   return list;
 }
