@@ -156,15 +156,15 @@ class DenoConnection implements Conn, HeldWrites {
 
   // The buffer grows eightfold (up to 64 KiB) when a read fills it, and
   // shrinks to what the reads need, the next power of two above the largest
-  // (at least MIN, 128 bytes), after SHRINK_AFTER reads in a row that a smaller one
-  // would have held, or after the connection's first read. Idle keep-alive
-  // connections keep that buffer while they wait: 1 KiB for each of 10,000
-  // connections was most of what portico on Deno kept above node:http (RSS
-  // per idle connection 30 s after 10,000 opened, once V8 has collected:
-  // 6.18-6.32 KiB with 1 KiB buffers, 5.78 with these; node:http 5.06-5.12).
-  // A browser's request with
-  // cookies, which filled 1 KiB, keeps a larger one; a request larger than
-  // the last few costs one read more.
+  // (at least MIN, 128 bytes), after SHRINK_AFTER reads in a row that a
+  // smaller one would have held, or after the connection's first read.
+  // Idle keep-alive connections keep that buffer while they wait: 1 KiB for
+  // each of 10,000 connections was most of what portico on Deno kept above
+  // node:http (RSS per idle connection 30 s after 10,000 opened, once V8 has
+  // collected: 6.18-6.32 KiB with 1 KiB buffers, 5.78 with these; node:http
+  // 5.06-5.12). A browser's request with cookies, which fills 1 KiB, keeps a
+  // larger one; a request larger than the connection's last few costs one
+  // read more.
   #resize(n: number): void {
     const size = this.#buf.length;
     if (n === size) {
