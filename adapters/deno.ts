@@ -154,23 +154,26 @@ class DenoConnection implements Conn, HeldWrites {
     else this.handler.onEnd();
   };
 
-  // The buffer grows eightfold (up to 64 KiB) when a read fills it, and
-  // shrinks to what the reads need, the next power of two above the largest
-  // (at least MIN, 128 bytes), after SHRINK_AFTER reads in a row that a
-  // smaller one would have held, or after the connection's first read.
-  // Idle keep-alive connections keep that buffer while they wait: 1 KiB for
-  // each of 10,000 connections was most of what portico on Deno kept above
-  // node:http (RSS per idle connection 30 s after 10,000 opened, once V8 has
-  // collected: 6.18-6.32 KiB with 1 KiB buffers, 5.78 with these; node:http
-  // 5.06-5.12). A browser's request with cookies, which fills 1 KiB, keeps a
-  // larger one; a request larger than the connection's last few costs one
-  // read more.
+  // The buffer grows when a read fills it (to 1 KiB, then eightfold up to
+  // 64 KiB), and shrinks to what the reads need, the next power of two above
+  // the largest (at least MIN, 128 bytes), after SHRINK_AFTER reads in a row
+  // that a smaller one would have held, or after the connection's first
+  // read. Idle keep-alive connections keep that buffer while they wait: 1 KiB
+  // for each of 10,000 connections was most of what portico on Deno kept
+  // above node:http (RSS per idle connection 30 s after 10,000 opened, once
+  // V8 has collected: 6.18-6.32 KiB with 1 KiB buffers, 5.78 with these;
+  // node:http 5.06-5.12). A browser's request with cookies, which fills
+  // 1 KiB, keeps a larger one; a request larger than the connection's last
+  // few costs a read or two more (128 bytes, 1 KiB, 8 KiB).
   #resize(n: number): void {
     const size = this.#buf.length;
     if (n === size) {
       this.#smallReads = 0;
       this.#peak = 0;
-      if (size < LARGE) this.#buf = new Uint8Array(Math.min(LARGE, size * 8));
+      // A buffer made small by small reads goes back to FIRST before it
+      // grows eightfold: from 512 bytes straight to 4 KiB, an 800-byte
+      // request after 300-byte ones left 4 KiB with the idle connection.
+      if (size < LARGE) this.#buf = new Uint8Array(size < FIRST ? FIRST : Math.min(LARGE, size * 8));
       return;
     }
     if (fit(n) >= size) {
