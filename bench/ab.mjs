@@ -52,7 +52,7 @@ if (argv.help || !argv.base) {
   --rounds <n>        interleaved rounds (default 10)
   --duration <s>      seconds per wrk run (default 2)
   --connections <n>   wrk connections (default 64)
-  --scenario <s>      hello, pipeline, echo, big or json (bench/lua/<s>.lua), or
+  --scenario <s>      hello, pipeline, echo, big, json or browser (bench/lua/<s>.lua), or
                       ws64 / ws16k (WebSocket echo, 50 clients; ws-portico.mjs)
   --server <name>     bench/servers/<name>.mjs (default portico-hello; portico-hono)
   --raw               also the raw-socket loop, for the ratio to it`);
@@ -62,8 +62,8 @@ if (argv.help || !argv.base) {
 const runtime = argv.runtime;
 const rounds = Number(argv.rounds);
 const seconds = Number(argv.duration);
-const SCENARIO_PATH = { hello: "/", pipeline: "/", echo: "/echo", big: "/64k", json: "/users/42" };
-const RAW_BODY = { hello: "hello", pipeline: "hello", echo: "echo", big: "64k", json: "json" };
+const SCENARIO_PATH = { hello: "/", pipeline: "/", echo: "/echo", big: "/64k", json: "/users/42", browser: "/" };
+const RAW_BODY = { hello: "hello", pipeline: "hello", echo: "echo", big: "64k", json: "json", browser: "hello" };
 // WebSocket echo: message size and kind, as bench/run.mjs's ws64 and ws16k.
 const WS = { ws64: [64, "text"], ws16k: [16 * 1024, "binary"] };
 const ws = WS[argv.scenario];

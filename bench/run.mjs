@@ -38,7 +38,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const HELP = `usage: node bench/run.mjs [options]      (npm run bench -- [options])
 
   --quick              short runs: 1 s per run, 2 rounds, 1 s warm-up
-  --only <s[,s]>       scenarios: hello, pipeline, echo, big, idle, json,
+  --only <s[,s]>       scenarios: hello, pipeline, echo, big, idle, json, browser,
                        ws64, ws16k (WebSocket echo, 64 B text / 16 KiB binary)
                        (default: hello,pipeline,echo,big,idle,ws64,ws16k)
   --ws-clients <n>     WebSocket clients for ws64/ws16k (default 50)
@@ -182,6 +182,16 @@ const SCENARIOS = {
     raw: "json",
     expectBytes: 28,
   },
+  browser: {
+    title: "browser",
+    what: `GET / with the head a browser sends for a page (16 fields, about 700 bytes), ${settings.connections} connections`,
+    lua: "browser.lua", // the fields are there: wrk only
+    wrkOnly: true,
+    method: "GET",
+    path: "/",
+    raw: "hello",
+    expectBytes: 13,
+  },
   idle: {
     title: "idle",
     what: `${settings.idleConnections.toLocaleString("en-US")} idle keep-alive connections (one GET / each, then idle)`,
@@ -313,6 +323,8 @@ if (loader === "autocannon" && !hasAutocannon) {
 }
 if (loader !== "wrk" && loader !== "autocannon") fail(`unknown loader "${loader}"`);
 if (loader === "autocannon") {
+  const wrkOnly = scenarioNames.filter((s) => SCENARIOS[s].wrkOnly);
+  if (wrkOnly.length > 0) fail(`${wrkOnly.join(", ")}: wrk only (its request fields are in bench/lua/)`);
   const why = hasWrk ? "asked for with --loader" : "wrk is not installed";
   const msg = `LOAD GENERATOR: autocannon, not wrk (${why}). autocannon runs in node and is slower than wrk; ` +
     "the fastest targets may be limited by the load generator, not by the server.";
