@@ -176,7 +176,8 @@ class DenoConnection implements Conn, HeldWrites {
       if (size < LARGE) this.#buf = new Uint8Array(size < FIRST ? FIRST : Math.min(LARGE, size * 8));
       return;
     }
-    if (fit(n) >= size) {
+    // Nothing smaller would hold it (fit(n) >= size, without the loop).
+    if (size <= MIN || n >= size >> 1) {
       this.#smallReads = 0;
       this.#peak = 0;
       return;
