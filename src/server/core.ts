@@ -16,6 +16,7 @@ import { encodeHead, httpDate } from "../http/response.ts";
 import type { Handler } from "../types.ts";
 import { type ConnectionServer, HttpConnection } from "./connection.ts";
 import type { ServerOptions } from "./options.ts";
+import { RequestUrls } from "./request_url.ts";
 
 /** What the server learns once its listener is bound. */
 export interface Listening {
@@ -34,7 +35,7 @@ export class ServerCore implements ConnectionServer {
   readonly options: ServerOptions;
   readonly group: ResourceGroup;
   readonly connections: Set<HttpConnection> = new Set();
-  #defaultHost = "localhost";
+  #urls: RequestUrls;
   #shuttingDown = false;
   #sweeper: ReturnType<typeof setInterval> | null = null;
   #unref = false;
@@ -54,18 +55,19 @@ export class ServerCore implements ConnectionServer {
     this.onError = onError;
     this.options = options;
     this.group = group;
+    this.#urls = new RequestUrls(options.scheme, "localhost");
   }
 
   /** The listener is bound: its address (for requests without Host) and its accept controls. */
   listening(l: Listening): void {
-    this.#defaultHost = l.host;
+    this.#urls = new RequestUrls(this.options.scheme, l.host);
     this.#pauseAccept = l.pauseAccept;
     this.#resumeAccept = l.resumeAccept;
   }
 
-  /** The listener's `host:port` (`localhost` for a wildcard address). */
-  get defaultHost(): string {
-    return this.#defaultHost;
+  /** Builds request URLs; HTTP/1.0 requests without Host get the listener's `host:port` (`localhost` for a wildcard address). */
+  get urls(): RequestUrls {
+    return this.#urls;
   }
 
   /** True once a graceful shutdown began. */

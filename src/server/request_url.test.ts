@@ -32,3 +32,14 @@ describe("RequestUrls", () => {
     }
   });
 });
+
+describe("RequestUrls' Host memory", () => {
+  it("answers the same for a Host it remembers, and past its bound", () => {
+    const urls = new RequestUrls("http://", "localhost:8000");
+    for (let round = 0; round < 2; round++) {
+      for (let k = 0; k < 200; k++) expect(urls.of(head(`h${k}.example`))).toBe(`http://h${k}.example/p?q=1`);
+      expect(urls.of(head("H1.example"))).toBe("http://h1.example/p?q=1");
+      expect(() => urls.of(head("a:99999"))).toThrow(HttpError);
+    }
+  });
+});

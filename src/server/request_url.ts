@@ -43,25 +43,32 @@ function isCanonicalHost(host: string): boolean {
 
 // A copy of `s` that does not hold on to the string it was cut from. The
 // Host value is a slice of the whole decoded request head, and V8 and JSC
-// keep a slice as a view of its parent: kept for the life of a keep-alive
-// connection, it held the last head (a browser's, cookies included, is often
-// over 1 KiB) in memory while the connection sat idle. Joining characters
-// builds a new string on all three runtimes (2,000 hosts cut from 50 KB
-// heads: 100 MB kept without it, 0.3–4 MB with it); `(" " + s).slice(1)`
-// does on V8 only. Once per connection (per Host change), ~0.2 µs.
+// keep a slice as a view of its parent: a remembered Host would hold a whole
+// head (a browser's, cookies included, is often over 1 KiB). Joining
+// characters builds a new string on all three runtimes (2,000 hosts cut from
+// 50 KB heads: 100 MB kept without it, 0.3–4 MB with it); `(" " + s).slice(1)`
+// does on V8 only. Once per new Host, ~0.2 µs.
 function detach(s: string): string {
   return s.split("").join("");
 }
 
+// How many canonical Host values a server remembers. Most servers see one
+// or a few; past this many the set starts over, so that a client sending
+// endless distinct hosts costs a check per request, not memory.
+const MAX_HOSTS = 64;
+
 /**
- * Builds the URLs of one connection's requests. It remembers the last Host
- * that proved canonical, so that a keep-alive connection checks its Host
- * once, not per request.
+ * Builds the URLs of one server's requests. It remembers the Host values
+ * that proved canonical, so that each is checked once, not per request.
+ *
+ * One per server, not per connection: a connection's own copy, with the
+ * copied Host string, was ~80 bytes that each idle keep-alive connection
+ * kept (issue 17).
  */
 export class RequestUrls {
   #scheme: string;
   #defaultHost: string;
-  #canonicalHost = "";
+  #canonicalHosts = new Set<string>();
 
   /** URLs with `scheme` (`"http://"`), and `defaultHost` for HTTP/1.0 requests without Host. */
   constructor(scheme: string, defaultHost: string) {
@@ -74,9 +81,11 @@ export class RequestUrls {
     if (head.form === "absolute") return normalise(head.target);
     const host = head.host || this.#defaultHost;
     const url = this.#scheme + host + (head.form === "asterisk" ? "/*" : head.target);
-    if (host !== this.#canonicalHost) {
+    const hosts = this.#canonicalHosts;
+    if (!hosts.has(host)) {
       if (!isCanonicalHost(host)) return normalise(url);
-      this.#canonicalHost = detach(host);
+      if (hosts.size >= MAX_HOSTS) hosts.clear();
+      hosts.add(detach(host));
     }
     if (NOT_CANONICAL_TARGET.test(head.target)) return normalise(url);
     return url;
