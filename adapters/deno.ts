@@ -12,6 +12,7 @@
  */
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+import { giveBack, type Slab, SLOT_SIZES, takeSlot } from "./read_slabs.ts";
 import { type HeldWrites, holdWrites } from "./write_batch.ts";
 import { WriteQueue } from "./write_queue.ts";
 
@@ -52,6 +53,8 @@ const FIRST = 1024; // a new connection's first read: enough for a typical reque
 const MIN = 128;
 const LARGE = 64 * 1024;
 const SHRINK_AFTER = 8;
+const LARGEST_SLOT = SLOT_SIZES[SLOT_SIZES.length - 1];
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 // The buffer size that holds a read of n bytes with room to spare (a read
 // that fills its buffer may have left bytes behind): a power of two, at
@@ -74,13 +77,19 @@ function netAddr(a: DenoAddr): NetAddr {
 }
 
 class DenoConnection implements Conn, HeldWrites {
-  readonly remoteAddr: NetAddr;
+  get remoteAddr(): NetAddr {
+    return netAddr(this.#conn.remoteAddr);
+  }
   handler!: ConnHandler;
   #conn: DenoConn;
   #local: NetAddr | null = null; // built when asked: few ever read it
   #closed = false;
   #paused = false;
-  #buf = new Uint8Array(FIRST);
+  // The read buffer: a connection's first is its own (most are replaced
+  // after one read); later ones of up to 1 KiB are slots of shared slabs
+  // (read_slabs.ts), given back once no read is in flight on them.
+  #buf: Uint8Array = new Uint8Array(FIRST);
+  #slab: Slab | null = null;
   #reading = false; // a read is in flight
   #inData = false; // onData runs with a view of #buf
   // Reads in a row that a smaller buffer would have held, and the largest
@@ -99,7 +108,6 @@ class DenoConnection implements Conn, HeldWrites {
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
-    this.remoteAddr = netAddr(conn.remoteAddr);
   }
 
   get localAddr(): NetAddr {
@@ -129,7 +137,7 @@ class DenoConnection implements Conn, HeldWrites {
   // connection about 300 bytes.
   #afterRead = (n: unknown): void => {
     this.#reading = false;
-    if (this.#closed) return;
+    if (this.#closed) return this.#dropBuffer();
     if (typeof n === "number") {
       const buf = this.#buf;
       this.#inData = true;
@@ -141,6 +149,7 @@ class DenoConnection implements Conn, HeldWrites {
         return;
       }
       this.#inData = false;
+      if (this.#closed) return this.#dropBuffer(); // closed by onData: kept until it returned
       this.#resize(n);
       this.#read();
       return;
@@ -173,7 +182,7 @@ class DenoConnection implements Conn, HeldWrites {
       // A buffer made small by small reads goes back to FIRST before it
       // grows eightfold: from 512 bytes straight to 4 KiB, an 800-byte
       // request after 300-byte ones left 4 KiB with the idle connection.
-      if (size < LARGE) this.#buf = new Uint8Array(size < FIRST ? FIRST : Math.min(LARGE, size * 8));
+      if (size < LARGE) this.#setBuffer(size < FIRST ? FIRST : Math.min(LARGE, size * 8));
       return;
     }
     // Nothing smaller would hold it (fit(n) >= size, without the loop).
@@ -184,10 +193,28 @@ class DenoConnection implements Conn, HeldWrites {
     }
     if (n > this.#peak) this.#peak = n;
     if (++this.#smallReads >= SHRINK_AFTER) {
-      this.#buf = new Uint8Array(fit(this.#peak));
+      this.#setBuffer(fit(this.#peak));
       this.#smallReads = 0;
       this.#peak = 0;
     }
+  }
+
+  // Only between reads: never while one is in flight or onData runs.
+  #setBuffer(size: number): void {
+    this.#dropBuffer();
+    if (size <= LARGEST_SLOT) {
+      const slot = takeSlot(size);
+      this.#buf = slot.view;
+      this.#slab = slot.slab;
+    } else this.#buf = new Uint8Array(size);
+  }
+
+  #dropBuffer(): void {
+    if (this.#slab !== null) {
+      giveBack(this.#slab, this.#buf);
+      this.#slab = null;
+    }
+    this.#buf = EMPTY;
   }
 
   write(chunk: Uint8Array): boolean {
@@ -322,6 +349,9 @@ class DenoConnection implements Conn, HeldWrites {
     } catch {
       // already closed
     }
+    // A read in flight settles after the close (#afterRead gives the buffer
+    // back then); onData running still looks at it.
+    if (!this.#reading && !this.#inData) this.#dropBuffer();
     this.handler.onClose(error);
   }
 
