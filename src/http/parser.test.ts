@@ -342,3 +342,27 @@ describe("many parsers at once", () => {
     ]);
   });
 });
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe("RequestParser.reuse", () => {
+  it("hands an idle parser to another handler, and refuses one in the middle of a message", () => {
+    const seen: string[] = [];
+    const handler = (tag: string) => ({
+      onHead: (h: RequestHead) => seen.push(`${tag} ${h.method} ${h.target}`),
+      onBody: () => {},
+      onComplete: () => seen.push(`${tag} done`),
+    });
+    const p = new RequestParser(handler("a"));
+    p.execute(enc("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    p.reuse(handler("b"));
+    p.execute(enc("POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nab"));
+    expect(() => p.reuse(handler("c"))).toThrow(/between messages/);
+    p.execute(enc("c"));
+    p.reuse(handler("c"));
+    p.execute(enc("GET /3 HTTP/1.1\r\nHo"));
+    expect(() => p.reuse(handler("d"))).toThrow(/between messages/);
+    p.execute(enc("st: x\r\n\r\n"));
+    expect(seen).toEqual(["a GET /1", "a done", "b POST /2", "b done", "c GET /3", "c done"]);
+  });
+});

@@ -196,6 +196,26 @@ export class RequestParser {
       : { ...DEFAULT_LIMITS, ...limits };
   }
 
+  /**
+   * Hands this parser, idle between messages, to another handler: a server
+   * keeps a few parsers for the requests in progress rather than one for
+   * each open connection. Throws unless {@link RequestParser.idle}.
+   *
+   * @example
+   * ```ts
+   * import { RequestParser } from "portico";
+   * const log = (tag: string) => ({ onHead: () => console.log(tag), onBody() {}, onComplete() {} });
+   * const p = new RequestParser(log("first"));
+   * p.execute(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n")); // first
+   * p.reuse(log("second"));
+   * p.execute(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n")); // second
+   * ```
+   */
+  reuse(handler: ParserHandler): void {
+    if (!this.idle) throw new Error("a parser can be reused only between messages");
+    this.#handler = handler;
+  }
+
   /** True between messages, with no bytes of the next one seen yet. */
   get idle(): boolean {
     return this.#state === START && this.#pendingLen === 0;

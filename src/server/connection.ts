@@ -40,7 +40,14 @@ import { encodeHead, httpDate, reasonPhrase } from "../http/response.ts";
 import type { Handler } from "../types.ts";
 import { BodyStream } from "./body.ts";
 import { clientGone, Exchange } from "./exchange.ts";
-import { DISCARD_LIMIT, LINGER_MS, PIPELINE_PAUSE, type ServerOptions, type Timeouts } from "./options.ts";
+import {
+  DISCARD_LIMIT,
+  LINGER_MS,
+  PIPELINE_PAUSE,
+  type ServerOptions,
+  SPARE_PARSERS,
+  type Timeouts,
+} from "./options.ts";
 import type { RequestUrls } from "./request_url.ts";
 import { type ResponseSink, writeResponse } from "./respond.ts";
 import { type UpgradedConnection, upgradeOf, type UpgradeRequest } from "./upgrade.ts";
@@ -73,6 +80,8 @@ export interface ConnectionServer {
   readonly onError: (error: unknown) => Response | Promise<Response>;
   /** Builds request URLs (one per server: it remembers canonical Hosts). */
   readonly urls: RequestUrls;
+  /** Parsers that connections between requests gave back, for the next request to take. */
+  readonly parsers: RequestParser[];
   /** True once a graceful shutdown began: no more keep-alive, no upgrades. */
   readonly shuttingDown: boolean;
   /** The connection's socket is gone. */
@@ -96,7 +105,8 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   #server: ConnectionServer;
   #timeouts: Timeouts; // the server's, read at every deadline
   // While a request is read; null between requests (see #next): an idle
-  // keep-alive connection keeps no parser (~200 bytes each, issue 17).
+  // keep-alive connection keeps no parser (~200 bytes each, issue 17), it
+  // takes one from the server's spares at its next request's first byte.
   #parser: RequestParser | null = null;
   #current: Exchange | null = null; // the request being handled, from its head to its response's end
   #dispatch: Exchange | null = null; // parsed, its handler to be started once the parser returns
@@ -160,7 +170,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       for (;;) {
         let n: number;
         try {
-          n = (this.#parser ??= new RequestParser(this, this.#server.options.limits)).execute(data);
+          n = (this.#parser ?? this.#takeParser()).execute(data);
         } catch (e) {
           // A body error can come in the same chunk as its head: start the
           // handler first, so that it sees the error when it reads.
@@ -205,6 +215,16 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     ) {
       this.#setDeadline("headers");
     }
+  }
+
+  // A spare parser, or a new one. Spares, not a new parser per request:
+  // constructing one cost the core 0.1-0.2 µs per request on Bun
+  // (bench/core.mjs).
+  #takeParser(): RequestParser {
+    const spare = this.#server.parsers.pop();
+    if (spare === undefined) return this.#parser = new RequestParser(this, this.#server.options.limits);
+    spare.reuse(this);
+    return this.#parser = spare;
   }
 
   // Keeps bytes that cannot be parsed yet; they count against the
@@ -570,10 +590,14 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       this.#readPaused = false;
       this.conn.resume();
     }
-    // Idle until the next request: the parser goes, unless the chunk being
-    // parsed has more bytes (pipelined requests, #unparsed), which #feed
-    // parses next. Making one per request costs ~0.1 µs.
-    if (this.#unparsed === null) this.#parser = null;
+    // Idle until the next request: the parser goes back to the server's
+    // spares, unless the chunk being parsed has more bytes (pipelined
+    // requests, #unparsed), which #feed parses next.
+    const parser = this.#parser;
+    if (parser !== null && this.#unparsed === null) {
+      this.#parser = null;
+      if (this.#server.parsers.length < SPARE_PARSERS) this.#server.parsers.push(parser);
+    }
     this.#setDeadline("keepAlive");
   }
 

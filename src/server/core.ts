@@ -17,6 +17,7 @@ import type { Handler } from "../types.ts";
 import { type ConnectionServer, HttpConnection } from "./connection.ts";
 import type { ServerOptions } from "./options.ts";
 import { RequestUrls } from "./request_url.ts";
+import type { RequestParser } from "../http/parser.ts";
 
 /** What the server learns once its listener is bound. */
 export interface Listening {
@@ -35,6 +36,7 @@ export class ServerCore implements ConnectionServer {
   readonly options: ServerOptions;
   readonly group: ResourceGroup;
   readonly connections: Set<HttpConnection> = new Set();
+  readonly parsers: RequestParser[] = [];
   #urls: RequestUrls;
   #shuttingDown = false;
   #sweeper: ReturnType<typeof setInterval> | null = null;

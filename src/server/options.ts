@@ -110,6 +110,14 @@ export const PIPELINE_PAUSE: number = 64 * 1024;
  */
 export const LINGER_MS: number = 2000;
 
+/**
+ * Parsers a server keeps for its connections' next requests. A connection
+ * holds a parser only while it reads a request; between requests it gives
+ * it back, and beyond this many spares the parser is left to the garbage
+ * collector (each is ~200 bytes).
+ */
+export const SPARE_PARSERS: number = 128;
+
 /** Fills in every default of `init` and freezes the result. */
 export function resolveOptions(init: Pick<ServeOptions, "limits" | "timeouts" | "tls">): ServerOptions {
   const limits = { ...DEFAULTS.limits };

@@ -68,7 +68,8 @@ const MAX_HOSTS = 64;
 export class RequestUrls {
   #scheme: string;
   #defaultHost: string;
-  #canonicalHosts = new Set<string>();
+  #canonicalHosts = new Map<string, string>(); // each a copy (detach)
+  #last = "";
 
   /** URLs with `scheme` (`"http://"`), and `defaultHost` for HTTP/1.0 requests without Host. */
   constructor(scheme: string, defaultHost: string) {
@@ -81,11 +82,17 @@ export class RequestUrls {
     if (head.form === "absolute") return normalise(head.target);
     const host = head.host || this.#defaultHost;
     const url = this.#scheme + host + (head.form === "asterisk" ? "/*" : head.target);
-    const hosts = this.#canonicalHosts;
-    if (!hosts.has(host)) {
-      if (!isCanonicalHost(host)) return normalise(url);
-      if (hosts.size >= MAX_HOSTS) hosts.clear();
-      hosts.add(detach(host));
+    // The Host of the server's last request, then the others it has seen.
+    if (host !== this.#last) {
+      const hosts = this.#canonicalHosts;
+      let known = hosts.get(host);
+      if (known === undefined) {
+        if (!isCanonicalHost(host)) return normalise(url);
+        if (hosts.size >= MAX_HOSTS) hosts.clear();
+        known = detach(host);
+        hosts.set(known, known);
+      }
+      this.#last = known;
     }
     if (NOT_CANONICAL_TARGET.test(head.target)) return normalise(url);
     return url;
