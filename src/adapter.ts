@@ -104,7 +104,7 @@ export interface Listener {
  * nothing. `destroy()` and `end()` are idempotent.
  */
 export interface Conn {
-  /** The peer's address. */
+  /** The peer's address (the same value each time, not necessarily the same object). */
   readonly remoteAddr: NetAddr;
   /** Our side's address. */
   readonly localAddr: NetAddr;

@@ -251,7 +251,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // ---------------------------------------------------------------- 2. the parser's callbacks
 
   onHead(head: RequestHead): void {
-    const ex = new Exchange(head, this.#server.urls.of(head), this.conn.remoteAddr, this.group);
+    const ex = new Exchange(head, this.#server.urls.of(head), this.conn, this.group);
     this.#current = ex;
     this.phase = "body";
     if (head.framing === "none") {

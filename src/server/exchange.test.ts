@@ -24,7 +24,7 @@ function head(method = "GET"): RequestHead {
 describe("Exchange", () => {
   it("is the handler's info and the request bridge's source", async () => {
     const parent = new ResourceGroup({ name: "conn" });
-    const ex = new Exchange(head(), "http://a/x", addr, parent);
+    const ex = new Exchange(head(), "http://a/x", { remoteAddr: addr }, parent);
     expect(ex.remoteAddr).toBe(addr);
     expect(ex.request.url).toBe("http://a/x");
     expect(ex.request.headers.get("x-y")).toBe("z");
@@ -34,7 +34,7 @@ describe("Exchange", () => {
   });
 
   it("finish(): completed settles and the request group shuts down", async () => {
-    const ex = new Exchange(head(), "http://a/x", addr, new ResourceGroup());
+    const ex = new Exchange(head(), "http://a/x", { remoteAddr: addr }, new ResourceGroup());
     const group = ex.group;
     let done = false;
     void ex.completed.then(() => (done = true));
@@ -45,7 +45,7 @@ describe("Exchange", () => {
   });
 
   it("abort(): the signal aborts with the reason, an unfinished body errors with it, the group shuts down", async () => {
-    const ex = new Exchange(head("POST"), "http://a/x", addr, new ResourceGroup());
+    const ex = new Exchange(head("POST"), "http://a/x", { remoteAddr: addr }, new ResourceGroup());
     ex.body = new BodyStream({ onPull() {}, onCancel() {}, account() {} });
     const reading = ex.request.arrayBuffer();
     const reason = clientGone(new Error("ECONNRESET"));
@@ -59,7 +59,7 @@ describe("Exchange", () => {
   });
 
   it("upgraded(): completed settles but the group stays open", async () => {
-    const ex = new Exchange(head(), "http://a/x", addr, new ResourceGroup());
+    const ex = new Exchange(head(), "http://a/x", { remoteAddr: addr }, new ResourceGroup());
     const group = ex.group;
     ex.upgraded();
     await ex.completed;

@@ -36,8 +36,8 @@ export function clientGone(cause?: Error): DOMException {
 /** One request/response exchange; also the handler's `info`. */
 export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
   readonly head: RequestHead;
-  /** The client's address. */
-  readonly remoteAddr: NetAddr;
+  #peer: { readonly remoteAddr: NetAddr };
+  #remoteAddr: NetAddr | null = null;
   #parentGroup: ResourceGroup;
   readonly request: IncomingRequest;
   body: BodyStream | null = null;
@@ -59,11 +59,20 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
   #resolveCompleted: (() => void) | null = null;
 
   /** An exchange for `head`, whose absolute URL is `url`; its group will be a child of `parentGroup` (the connection's). */
-  constructor(head: RequestHead, url: string, remoteAddr: NetAddr, parentGroup: ResourceGroup) {
+  constructor(head: RequestHead, url: string, peer: { readonly remoteAddr: NetAddr }, parentGroup: ResourceGroup) {
     this.head = head;
-    this.remoteAddr = remoteAddr;
+    this.#peer = peer;
     this.#parentGroup = parentGroup;
     this.request = new IncomingRequest(head.method, url, head.headers, this);
+  }
+
+  /**
+   * The client's address, asked of the connection when first read: an
+   * adapter may build it per call rather than keep it with every idle
+   * connection (the Deno adapter does).
+   */
+  get remoteAddr(): NetAddr {
+    return this.#remoteAddr ??= this.#peer.remoteAddr;
   }
 
   /** Settles when the response has been written or the connection died. */
