@@ -78,6 +78,22 @@ describe("ResourceGroup", () => {
     }
   });
 
+  it("runs the rest newest first when the first and a middle finaliser ran early", async () => {
+    const g = new ResourceGroup();
+    const ran: string[] = [];
+    const first = g.defer(() => void ran.push("first"));
+    g.defer(() => void ran.push("second"));
+    const third = g.defer(() => void ran.push("third"));
+    g.defer(() => void ran.push("fourth"));
+    await first();
+    await third();
+    g.defer(() => void ran.push("fifth"));
+    await first(); // already ran: nothing
+    expect(g.usage.resources).toBe(3);
+    await g.shutdown();
+    expect(ran).toEqual(["first", "third", "fifth", "fourth", "second"]);
+  });
+
   it("keeps working after every resource it held was released early", async () => {
     const g = new ResourceGroup();
     const ran: string[] = [];

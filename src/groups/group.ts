@@ -120,8 +120,11 @@ export class ResourceGroup implements AsyncDisposable {
   /** The owning group, or null for a root. */
   readonly parent: ResourceGroup | null;
   #errors: unknown[] | null = null;
-  // Built on the first adoption, with room for one: most groups hold one
-  // resource or none, and an array grown by push() reserves 17 slots.
+  // Adopted resources and finalisers, oldest first: the first in a field of
+  // its own (index 0), the rest in an array built on the second (index k at
+  // k - 1). Most groups hold one or none: a connection's group holds its
+  // connection, and a one-element array cost each idle connection ~60 bytes.
+  #first: Entry | null = null;
   #entries: (Entry | null)[] | null = null;
   #live = 0;
   #children: Set<ResourceGroup> | null = null;
@@ -209,11 +212,24 @@ export class ResourceGroup implements AsyncDisposable {
 
   #push(entry: Entry): number {
     this.#live++;
-    if (this.#entries === null) {
-      this.#entries = [entry];
+    if (this.#first === null && this.#entries === null) {
+      this.#first = entry;
       return 0;
     }
-    return this.#entries.push(entry) - 1;
+    if (this.#entries === null) {
+      this.#entries = [entry];
+      return 1;
+    }
+    return this.#entries.push(entry);
+  }
+
+  #at(index: number): Entry | null | undefined {
+    return index === 0 ? this.#first : this.#entries?.[index - 1];
+  }
+
+  #clear(index: number): void {
+    if (index === 0) this.#first = null;
+    else this.#entries![index - 1] = null;
   }
 
   /** Registers a finaliser. Returns a function that runs it early and unregisters it. */
@@ -224,8 +240,8 @@ export class ResourceGroup implements AsyncDisposable {
     }
     const index = this.#push(fn);
     return () => {
-      if (this.#entries?.[index] !== fn) return Promise.resolve();
-      this.#entries[index] = null;
+      if (this.#at(index) !== fn) return Promise.resolve();
+      this.#clear(index);
       this.#live--;
       return this.#runOne(fn);
     };
@@ -233,8 +249,8 @@ export class ResourceGroup implements AsyncDisposable {
 
   /** Forgets a finaliser without running it (see `defer`'s return for running it). */
   #forget(index: number, fn: Entry): void {
-    if (this.#entries?.[index] === fn) {
-      this.#entries[index] = null;
+    if (this.#at(index) === fn) {
+      this.#clear(index);
       this.#live--;
       if (this.#live === 0) this.#entries = null;
     }
@@ -369,6 +385,7 @@ export class ResourceGroup implements AsyncDisposable {
     }
     // Entries adopted while these run (closed at once, see adopt) are not
     // added here: #shutdown is set.
+    // Newest first; the first entry last.
     const entries = this.#entries;
     if (entries !== null) {
       for (let k = entries.length - 1; k >= 0; k--) {
@@ -379,6 +396,12 @@ export class ResourceGroup implements AsyncDisposable {
         await this.#runOne(entry);
       }
       this.#entries = null;
+    }
+    const first = this.#first;
+    if (first !== null) {
+      this.#first = null;
+      this.#live--;
+      await this.#runOne(first);
     }
     if (this.parent) this.parent.#removeChild(this);
     if (this.#bytes !== 0 && this.parent) this.parent.release(this.#bytes);
