@@ -52,7 +52,7 @@ const HELP = `usage: node bench/run.mjs [options]      (npm run bench -- [option
   --idle <n>           connections for the idle scenario (default 10000)
   --idle-settle <s>    the idle scenario reads RSS again this many seconds
                        after the first reading, once the garbage collectors
-                       have shrunk the heaps (default 30; quick 0: no second
+                       have shrunk the heaps (default 40; quick 0: no second
                        reading)
   --loader <l>         wrk (default when installed) or autocannon
   --no-pin             do not pin with taskset
@@ -124,7 +124,7 @@ const settings = {
   warmup: intOption("warmup", 1, 0),
   connections: intOption("connections", 64),
   idleConnections: intOption("idle", 10_000),
-  idleSettle: intOption("idle-settle", argv.quick ? 0 : 30, 0),
+  idleSettle: intOption("idle-settle", argv.quick ? 0 : 40, 0),
   wsClients: intOption("ws-clients", 50),
   pipeline: 16,
   timeoutSeconds: 5,
@@ -1189,9 +1189,10 @@ async function idleOnce(target) {
     const after = readStatus(server.pid).rss;
     // The first reading holds what the burst of connections grew the heap
     // to. A runtime shrinks it back later, with nothing else happening: V8's
-    // memory reducer (node, deno) collected and gave memory back 10-30 s
-    // after the burst here. The second reading is what the idle connections
-    // keep once that has run.
+    // memory reducer (node, deno) collected and gave memory back 20-30 s
+    // after the burst here, once later than 31.5 s (hence 40 by default).
+    // The second reading is what the idle connections keep once that has
+    // run.
     let settled = null;
     if (settings.idleSettle > 0) {
       await sleep(settings.idleSettle * 1000);

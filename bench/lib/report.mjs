@@ -125,7 +125,7 @@ export function renderMarkdown(results, { forConsole = false } = {}) {
       const refLater = block.node?.targets?.anchor?.median?.settledPerConnBytes ?? null;
       const showLater = later > 0 && runtimesOf(block).some((rt) => entriesOf(block[rt]).some((e) => e.median?.settledPerConnBytes != null));
       out.push("A separate node process opens the connections (128 at a time); each sends one `GET /`, reads the answer and stays open. RSS per connection = (RSS with them open − RSS before) ÷ connections still open, read 1.5 s after the last one opened" +
-        (showLater ? ` and again ${later} s later, once the garbage collectors have shrunk what the burst of connections grew (V8 gave memory back 10–30 s after it here, with nothing else happening).` : "."), "");
+        (showLater ? ` and again ${later} s later, once the garbage collectors have shrunk what the burst of connections grew (V8 gave memory back 20–30 s after it here, with nothing else happening).` : "."), "");
       out.push(
         showLater
           ? `| runtime | server | RSS before | RSS with connections | held open | per connection | vs node:http | ${later} s later | vs node:http |\n|---|---|---:|---:|---:|---:|---:|---:|---:|`
