@@ -131,16 +131,17 @@ class DenoConnection implements Conn, HeldWrites {
     this.#conn.read(this.#buf).then(this.#afterRead, this.#afterRead);
   }
 
-  // A read finished: bytes, the peer's FIN (null) or an error. One callback
-  // bound once per connection for every outcome, instead of an async read
-  // loop: its suspended generator, promise and context cost each idle
-  // connection about 300 bytes.
-  // Bound methods rather than arrow functions in fields: those kept a
-  // closure each and a context between them (152 bytes per connection
-  // against 96; CPU per request 0.998x, bench/ab.mjs --runtime deno).
+  // The read and write callbacks, bound once per connection: bound methods
+  // rather than arrow functions in fields, which kept a closure each and a
+  // context between them (152 bytes per connection against 96; CPU per
+  // request 0.998x, bench/ab.mjs --runtime deno).
   #afterRead: (n: unknown) => void = this.#onRead.bind(this);
   #afterSend: (n: unknown) => void = this.#onSent.bind(this);
 
+  // A read finished: bytes, the peer's FIN (null) or an error. One callback
+  // for every outcome, instead of an async read loop: its suspended
+  // generator, promise and context cost each idle connection about 300
+  // bytes.
   #onRead(n: unknown): void {
     this.#reading = false;
     if (this.#closed) return this.#dropBuffer();
@@ -257,7 +258,7 @@ class DenoConnection implements Conn, HeldWrites {
   }
 
   // A single-chunk write (see #send) went out, maybe in part, or failed. One
-  // callback for both outcomes: each costs every connection ~80 bytes.
+  // callback for both outcomes: a callback is ~50 bytes per connection.
   #onSent(n: unknown): void {
     if (typeof n !== "number") return this.#sendFailed(n);
     const rest = this.#sent!;
@@ -355,7 +356,7 @@ class DenoConnection implements Conn, HeldWrites {
     } catch {
       // already closed
     }
-    // A read in flight settles after the close (#afterRead gives the buffer
+    // A read in flight settles after the close (#onRead gives the buffer
     // back then); onData running still looks at it.
     if (!this.#reading && !this.#inData) this.#dropBuffer();
     this.handler.onClose(error);

@@ -218,7 +218,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   }
 
   // A spare parser, or a new one. Spares, not a new parser per request:
-  // constructing one cost the core 0.1-0.2 µs per request on Bun
+  // constructing one cost the core 0.1-0.2 µs per request on Bun and Node
   // (bench/core.mjs).
   #takeParser(): RequestParser {
     const spare = this.#server.parsers.pop();
