@@ -20,9 +20,25 @@ describe("LightResponse", () => {
       statusText: "",
       headers: [["x-a", "1"], ["content-type", "text/x"]],
       body: "hello",
+      fixed: null,
     });
     expect(parts(new Light("t"))!.headers).toEqual([["content-type", "text/plain;charset=UTF-8"]]);
     expect(parts(new Light(new Uint8Array([1])))!.headers).toEqual([]);
+  });
+
+  it("marks the constant fields of a bare text or JSON response, whose heads the writer keeps", async () => {
+    const text = parts(new Light("t", { status: 404 }))!;
+    expect(text.fixed?.fields).toBe(text.headers);
+    expect(parts(new Light("t"))!.fixed).toBe(text.fixed);
+    const json = Light.json({ a: 1 }, { status: 201 });
+    expect(parts(json)).toMatchObject({ status: 201, body: '{"a":1}', headers: [["content-type", "application/json"]] });
+    expect(parts(json)!.fixed?.fields).toBe(parts(json)!.headers);
+    expect(parts(Light.json(2))!.fixed).toBe(parts(json)!.fixed);
+    expect(json.headers.get("content-type")).toBe("application/json");
+    expect(await json.json()).toEqual({ a: 1 });
+    expect(() => Light.json(1, { status: 99 })).toThrow(RangeError);
+    expect(parts(new Light("t", { headers: { "x-a": "1" } }))!.fixed).toBeNull();
+    expect(parts(new Light(new Uint8Array([1])))!.fixed).toBeNull();
   });
 
   it("behaves as the platform Response once anything else is asked of it", async () => {
@@ -83,6 +99,7 @@ describe("LightResponse", () => {
       statusText: "",
       headers: [["x-a", "1"], ["content-type", "application/json"]],
       body: '{"a":"ü"}',
+      fixed: null,
     });
     expect(parts(Light.json(1, { headers: { "Content-Type": "application/x+json" } }))!.headers)
       .toEqual([["content-type", "application/x+json"]]);

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { FixedFields } from "../http/fixed_head.ts";
 import { forwardToPlatform } from "./forward.ts";
 
 /** The parts of a response that the server can write without building it. */
@@ -39,6 +40,8 @@ export interface ResponseParts {
   headers: readonly (readonly [string, string])[];
   /** The whole body. */
   body: string | Uint8Array | null;
+  /** `headers` as a program constant whose encoded heads are kept, or null. */
+  fixed: FixedFields | null;
 }
 
 /** A method of Response-like objects: their parts, or null once they are a platform Response. */
@@ -96,6 +99,11 @@ const JSON_TYPE = "application/json";
 // The fields of `new Response(string)` without headers, as the platform sets them.
 // Not frozen: frozen arrays take slower paths when iterated.
 const TEXT_PLAIN: readonly (readonly [string, string])[] = [["content-type", TEXT_TYPE]];
+// The fields of `Response.json(data)` without headers.
+const JSON_FIELDS: readonly (readonly [string, string])[] = [["content-type", JSON_TYPE]];
+// Their heads, encoded once a second rather than per response (fixed_head.ts).
+const TEXT_PLAIN_HEADS = new FixedFields(TEXT_PLAIN);
+const JSON_HEADS = new FixedFields(JSON_FIELDS);
 
 function hasContentType(pairs: readonly (readonly [string, string])[]): boolean {
   for (let i = 0; i < pairs.length; i++) if (pairs[i][0] === "content-type") return true;
@@ -195,6 +203,14 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Value is not JSON serializable");
       let headers: HeadersInit | null = pairsOf(init?.headers);
+      if (headers !== null && headers.length === 0) {
+        // No fields of its own: the constant JSON fields, whose heads are kept.
+        const r = new LightResponse(text, { status: init?.status, statusText: init?.statusText });
+        if (r.#real === null) {
+          r.#pairs = JSON_FIELDS;
+          return r as never;
+        }
+      }
       if (headers === null) {
         const h = new Headers(init!.headers); // throws as the platform would
         if (!h.has("content-type")) h.set("content-type", JSON_TYPE);
@@ -215,11 +231,13 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
 
     [RESPONSE_PARTS](): ResponseParts | null {
       if (this.#real !== null) return null;
+      const headers = this.#pairs!;
       return {
         status: this.#init?.status ?? 200,
         statusText: this.#init?.statusText ?? "",
-        headers: this.#pairs!,
+        headers,
         body: this.#body,
+        fixed: headers === TEXT_PLAIN ? TEXT_PLAIN_HEADS : headers === JSON_FIELDS ? JSON_HEADS : null,
       };
     }
 

@@ -86,6 +86,17 @@ function writeWhole(sink: ResponseSink, head: string, body: Uint8Array | null): 
 function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts, keepAlive: boolean): boolean {
   const { status, headers } = parts;
   const bodiless = isBodiless(status, req.method);
+  const source = parts.body;
+  const fixed = parts.fixed;
+  if (fixed !== null && typeof source === "string" && !bodiless && source.length <= COPY_LIMIT) {
+    // Constant fields (no Connection, no Content-Length among them): a head
+    // encoded once a second, then the length and the body (fixed_head.ts).
+    const wire = fixed.encode(status, parts.statusText, source, connectionField(keepAlive, req.versionMinor));
+    if (wire !== null) {
+      sink.write(wire);
+      return keepAlive;
+    }
+  }
   let declared: string | null = null;
   for (let i = 0; i < headers.length; i++) {
     const name = headers[i][0];
@@ -94,7 +105,6 @@ function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts,
     } else if (name === "content-length") declared = headers[i][1];
   }
   const connection = connectionField(keepAlive, req.versionMinor);
-  const source = parts.body;
   if (typeof source === "string" && !bodiless && source.length <= COPY_LIMIT) {
     // Assume ASCII: then the string's length is its size, and head and
     // body are encoded once, into one buffer. Anything else is encoded below.
