@@ -140,6 +140,7 @@ export function headerFields(headers: Headers): Iterable<readonly [string, strin
 
 /** Creates the class for a given platform Response (so tests can make one without installing it). */
 export function makeLightResponse(Native: typeof Response): typeof Response {
+  let isLight: (x: object) => boolean;
   // Bun's Response leaves a string body's content-type out of its headers.
   const typeHidden = !new Native("x").headers.has("content-type");
 
@@ -150,6 +151,12 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
     #real: Response | null = null;
 
     constructor(body?: BodyInit | null, init?: ResponseInit) {
+      if (typeof body === "string" && init === undefined) {
+        // `new Response(text)`, the commonest of all: nothing to check.
+        this.#body = body;
+        this.#pairs = TEXT_PLAIN;
+        return;
+      }
       if (body instanceof ArrayBuffer) body = new Uint8Array(body);
       else if (ArrayBuffer.isView(body) && !(body instanceof Uint8Array)) {
         body = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
@@ -185,6 +192,12 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
         pairs.push(["content-type", TEXT_TYPE]);
       }
       this.#pairs = pairs;
+    }
+
+    static {
+      // Whether `x` was made by this class (a subclass's instances too);
+      // not a static method: the global Response shows no more than the platform's.
+      isLight = (x) => #real in x;
     }
 
     /** The platform Response, built on first use. */
@@ -260,9 +273,12 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
   forwardToPlatform(LightResponse.prototype, Native.prototype, (self) => (self as LightResponse)[PLATFORM]());
   Object.setPrototypeOf(LightResponse, Native); // Response.json, .redirect, .error
   // Both kinds are Responses: the platform's (from fetch, Response.json) and ours.
+  // Ours are told by their private field first: the server asks of every
+  // response, and a brand check costs less than walking the prototype chain.
   Object.defineProperty(LightResponse, Symbol.hasInstance, {
     value: (x: unknown) =>
-      typeof x === "object" && x !== null && Object.prototype.isPrototypeOf.call(Native.prototype, x),
+      typeof x === "object" && x !== null &&
+      (isLight(x) || Object.prototype.isPrototypeOf.call(Native.prototype, x)),
   });
   return LightResponse as unknown as typeof Response;
 }
