@@ -135,6 +135,18 @@ describe("RequestParser", () => {
     expect(e.code).toBe("INVALID_TRANSFER_ENCODING");
   });
 
+  it("judges every Host, whatever the request before it carried", () => {
+    for (let round = 0; round < 2; round++) {
+      expect(parse("GET / HTTP/1.1\r\nHost: good.example\r\n\r\n")[0].head.host).toBe("good.example");
+      expect(errorOf("GET / HTTP/1.1\r\nHost: bad\"host\r\n\r\n").code).toBe("INVALID_HOST");
+      expect(parse("GET / HTTP/1.1\r\nHost: good.example\r\n\r\n")[0].head.host).toBe("good.example");
+      expect(errorOf("GET / HTTP/1.1\r\nHost: good.example\r\nHost: good.example\r\n\r\n").code).toBe(
+        "INVALID_HOST",
+      );
+      expect(errorOf("GET / HTTP/1.1\r\nHost: good.example/\r\n\r\n").code).toBe("INVALID_HOST");
+    }
+  });
+
   it("flags Expect: 100-continue", () => {
     const [m] = parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
     expect(m.head.expectContinue).toBe(true);

@@ -117,6 +117,18 @@ const MAX_CHUNK_EXT_BYTES = 4096;
 const MAX_CHUNK_SIZE = Number.MAX_SAFE_INTEGER / 16;
 // Host: reg-name, IPv4, IP-literal and port characters (RFC 3986 3.2.2).
 const HOST_RE = /^[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]*$/;
+// The last Host value that passed HOST_RE: nearly every request repeats
+// the one before it, and a comparison costs less than the regex (2.5% of the
+// core's time on Node). It keeps one head's text alive, as the string it
+// was cut from.
+let lastValidHost = "";
+
+function isValidHost(host: string): boolean {
+  if (!HOST_RE.test(host)) return false;
+  lastValidHost = host;
+  return true;
+}
+
 // An http(s) absolute-form target; its authority must pass HOST_RE like a
 // Host field (the URL parser alone takes characters such as '"' there).
 const ABSOLUTE_RE = /^https?:\/\/([^/?#@]+)/i;
@@ -174,6 +186,10 @@ export class RequestParser {
   #headStart = 0; // where the current head begins in the buffer being parsed
   #fieldsStart = 0; // offset of the first field line from the head's start
   #offsets: number[] = SHARED_OFFSETS; // token boundaries, relative to the head's start
+  // How many of #offsets are this head's. A count rather than the array's
+  // length: emptying an array (length = 0) is a call into V8's runtime,
+  // 2% of the core's time on Node.
+  #n = 0;
   #headerBytes = 0; // trailer bytes of this message
   #versionIndex = 0;
   #obsText = false; // a field value of this head has bytes above 0x7F
@@ -279,7 +295,7 @@ export class RequestParser {
     const keep = buf.length - from;
     // The head goes on in a later call, after other parsers have used the
     // shared positions: this one takes its own copy.
-    if (from < buf.length && this.#offsets === SHARED_OFFSETS) this.#offsets = SHARED_OFFSETS.slice();
+    if (from < buf.length && this.#offsets === SHARED_OFFSETS) this.#offsets = SHARED_OFFSETS.slice(0, this.#n);
     if (offset > 0) {
       // Already in #pending: slide the kept bytes to the front.
       if (from > 0) this.#pending!.copyWithin(0, from, buf.length);
@@ -321,7 +337,7 @@ export class RequestParser {
           else if (TOKEN[c] === 1) {
             this.#headStart = this.#mark = i;
             this.#offsets = SHARED_OFFSETS;
-            SHARED_OFFSETS.length = 0;
+            this.#n = 0;
             this.#obsText = false;
             state = METHOD;
           } else throw new HttpError(c === LF ? "LF_EXPECTED" : "INVALID_METHOD", "invalid start of request line");
@@ -341,7 +357,7 @@ export class RequestParser {
           }
           if (i === len) break;
           if (buf[i] !== SP) throw new HttpError("INVALID_METHOD", "invalid character in method");
-          this.#offsets.push(i - this.#headStart);
+          this.#offsets[this.#n++] = i - this.#headStart;
           state = TARGET_START;
           i++;
           break;
@@ -349,7 +365,7 @@ export class RequestParser {
         case TARGET_START:
           if (TARGET[c] !== 1) throw new HttpError("INVALID_TARGET", "invalid request-target");
           this.#mark = i;
-          this.#offsets.push(i - this.#headStart);
+          this.#offsets[this.#n++] = i - this.#headStart;
           state = TARGET_CHARS;
           break;
         case TARGET_CHARS: {
@@ -363,7 +379,7 @@ export class RequestParser {
               ? new HttpError("INVALID_VERSION", "request line without an HTTP version")
               : new HttpError("INVALID_TARGET", "invalid character in request-target");
           }
-          this.#offsets.push(i - this.#headStart);
+          this.#offsets[this.#n++] = i - this.#headStart;
           this.#versionIndex = 0;
           state = VERSION;
           i++;
@@ -424,7 +440,7 @@ export class RequestParser {
             state = HEAD_END_LF;
             i++;
           } else if (TOKEN[c] === 1) {
-            this.#offsets.push(i - this.#headStart);
+            this.#offsets[this.#n++] = i - this.#headStart;
             state = FIELD_NAME;
           } else if (c === SP || c === HTAB) {
             throw new HttpError("OBS_FOLD", "obsolete line folding or whitespace before a field name");
@@ -437,7 +453,7 @@ export class RequestParser {
           while (i < stop && TOKEN[buf[i]] === 1) i++;
           if (i === stop) break; // more bytes needed, or the limit check above throws
           if (buf[i] !== 0x3a) throw new HttpError("INVALID_HEADER_NAME", "invalid character in field name");
-          this.#offsets.push(i - this.#headStart);
+          this.#offsets[this.#n++] = i - this.#headStart;
           state = FIELD_VALUE_START;
           i++;
           break;
@@ -465,7 +481,8 @@ export class RequestParser {
           this.#valueEnd = end;
           if (i === stop) break;
           if (buf[i] !== CR) throw new HttpError("INVALID_HEADER_VALUE", "invalid character in field value");
-          this.#offsets.push(this.#mark - this.#headStart, end - this.#headStart);
+          this.#offsets[this.#n++] = this.#mark - this.#headStart;
+          this.#offsets[this.#n++] = end - this.#headStart;
           this.#early(buf);
           state = FIELD_LF;
           i++;
@@ -494,7 +511,7 @@ export class RequestParser {
   // client that never finishes the head still gets its 400 and the close.
   #early(buf: Uint8Array): void {
     const o = this.#offsets;
-    const n = o.length;
+    const n = this.#n;
     if (o[n - 3] - o[n - 4] !== 14) return;
     const base = this.#headStart;
     const name = base + o[n - 4];
@@ -534,7 +551,7 @@ export class RequestParser {
     const o = this.#offsets;
     const method = text.slice(0, o[0]);
     const target = text.slice(o[1], o[2]);
-    const count = (o.length - 3) >> 2;
+    const count = (this.#n - 3) >> 2;
     const headers: string[] = new Array(count * 2);
     let host: string | null = null;
     let hostCount = 0;
@@ -611,7 +628,9 @@ export class RequestParser {
       );
     }
     const hostValue = host ?? "";
-    if (hostCount > 1 || !HOST_RE.test(hostValue)) throw new HttpError("INVALID_HOST", "invalid Host header");
+    if (hostCount > 1 || (hostValue !== lastValidHost && !isValidHost(hostValue))) {
+      throw new HttpError("INVALID_HOST", "invalid Host header");
+    }
     if (method === "CONNECT" || method === "TRACE" || method === "TRACK") {
       throw new HttpError("METHOD_NOT_SUPPORTED", `${method} is not supported`);
     }
