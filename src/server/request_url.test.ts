@@ -43,3 +43,17 @@ describe("RequestUrls' Host memory", () => {
     }
   });
 });
+
+describe("RequestUrls' target memory", () => {
+  it("normalises a target that needs it right after one that did not, and the other way round", () => {
+    const urls = new RequestUrls("http://", "localhost:8000");
+    for (let round = 0; round < 2; round++) {
+      expect(urls.of(head("a", "/x"))).toBe("http://a/x");
+      expect(urls.of(head("a", "/x"))).toBe("http://a/x");
+      expect(urls.of(head("a", "/x/../y"))).toBe("http://a/y");
+      expect(urls.of(head("a", "/x/%2e%2e/y"))).toBe("http://a/y");
+      expect(urls.of(head("a", "/%7e"))).toBe("http://a/%7e");
+      expect(urls.of(head("a", "*", "asterisk"))).toBe("http://a/*");
+    }
+  });
+});
