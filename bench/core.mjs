@@ -8,7 +8,9 @@
 //   node_modules/.bin/bun bench/core.mjs
 //
 // Options: --requests <n> (default 2,000,000), --pipeline <n> requests per
-// chunk (default 1, as wrk sends them; 16 for the pipeline scenario).
+// chunk (default 1, as wrk sends them; 16 for the pipeline scenario),
+// --hono: the benchmark's Hono app (bench/servers/app.mjs) as the handler
+// rather than a plain one, which tells what Hono itself costs per request.
 import process from "node:process";
 import { fakeAdapter } from "./lib/fake-adapter.mjs";
 import { loadPortico } from "./servers/common.mjs";
@@ -20,6 +22,7 @@ function option(name, fallback) {
 const requests = option("requests", 2_000_000);
 const depth = option("pipeline", 1);
 
+const hono = process.argv.includes("--hono");
 const { serve } = await loadPortico();
 let answered = 0;
 let awaited = 0;
@@ -32,7 +35,8 @@ const fake = fakeAdapter(() => {
     w();
   }
 });
-const server = serve({ adapter: fake.adapter, port: 1, onListen() {}, fetch: () => new Response("Hello, World!") });
+const fetch = hono ? (await import("./servers/app.mjs")).makeApp().fetch : () => new Response("Hello, World!");
+const server = serve({ adapter: fake.adapter, port: 1, onListen() {}, fetch });
 const handler = await fake.connect();
 
 // The request wrk sends for the hello scenario.
@@ -60,7 +64,7 @@ const [ms, cpuMs] = await run(requests);
 const runtime = typeof Deno !== "undefined" ? "deno" : typeof Bun !== "undefined" ? "bun" : "node";
 console.log(
   `${runtime}: ${(ms * 1000 / requests).toFixed(2)} µs per request, ${(cpuMs * 1000 / requests).toFixed(2)} µs CPU ` +
-    `(${requests.toLocaleString("en-US")} requests, ${depth} per chunk, one core)`,
+    `(${requests.toLocaleString("en-US")} requests, ${depth} per chunk, one core${hono ? ", Hono" : ""})`,
 );
 await server.group.shutdown(); // the fake connection never closes: a graceful shutdown would wait for timeouts.shutdown
 process.exit(0);
