@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { allocateShared, joinShared } from "./bytes.ts";
-import { encodeAscii, encodeChunk, encodeHead, httpDate } from "./response.ts";
+import { encodeAscii, encodeChunk, encodeHead, holdDateClock, httpDate } from "./response.ts";
 
 const text = (b: Uint8Array) => String.fromCharCode(...b);
 
@@ -48,5 +48,31 @@ describe("wire encoding", () => {
     expect(httpDate()).toBe(a);
     await new Promise((r) => setTimeout(r, 1100));
     expect(Date.parse(httpDate())).toBeGreaterThan(Date.parse(a));
+  });
+});
+
+describe("the Date field's clock", () => {
+  // Real timers: the clock's timer comes from node:timers, which vitest's fake timers leave alone.
+  it("reads no clock while held, turns with the second by its timer, and reads it again once released", async () => {
+    const release = holdDateClock();
+    const first = httpDate();
+    const now = vi.spyOn(Date, "now");
+    for (let i = 0; i < 5; i++) expect(httpDate()).toBe(first);
+    expect(now).not.toHaveBeenCalled();
+    now.mockRestore();
+    await new Promise((r) => setTimeout(r, 1100));
+    const later = httpDate();
+    expect(later).not.toBe(first);
+    expect(Math.abs(Date.parse(later) - Date.now())).toBeLessThan(1500);
+    const second = holdDateClock();
+    release();
+    release(); // a second call does nothing
+    const held = vi.spyOn(Date, "now");
+    httpDate();
+    expect(held).not.toHaveBeenCalled(); // `second` still holds it
+    second();
+    httpDate();
+    expect(held).toHaveBeenCalled(); // unheld: the clock is read
+    held.mockRestore();
   });
 });

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { clearTimeout, setTimeout } from "node:timers";
 import { allocateShared } from "./bytes.ts";
 import { writeLatin1 } from "./chars.ts";
 
@@ -67,18 +68,70 @@ export function reasonPhrase(status: number): string {
 
 let dateValue = "";
 let dateExpires = 0;
+// While a server has connections it holds the clock (holdDateClock): then a
+// timer, set for the next second whenever the value is rebuilt, marks it
+// stale, and until then a response reads no clock (Node's http module does
+// the same). Unheld, each call compares Date.now() with the second's end.
+let dateHolders = 0;
+let dateFresh = false;
+let dateTimer: ReturnType<typeof setTimeout> | null = null;
 
 /**
- * The `Date` field value, formatted at most once per second. (No timer
- * refreshes it: a timer left pending would trip Deno's test sanitizers.)
+ * The `Date` field value, formatted at most once per second.
+ *
+ * @example
+ * ```ts
+ * import { httpDate } from "./response.ts";
+ * httpDate(); // "Thu, 03 Dec 2026 08:00:00 GMT"
+ * ```
  */
 export function httpDate(): string {
+  if (dateFresh) return dateValue;
   const now = Date.now();
   if (now >= dateExpires) {
     dateValue = new Date(now).toUTCString();
     dateExpires = now - (now % 1000) + 1000;
   }
+  if (dateHolders > 0) {
+    // A timer that fires a little early finds the same second and is set again.
+    dateFresh = true;
+    dateTimer = setTimeout(staleDate, dateExpires - now);
+    (dateTimer as { unref?: () => void }).unref?.();
+  }
   return dateValue;
+}
+
+function staleDate(): void {
+  dateFresh = false;
+  dateTimer = null;
+}
+
+/**
+ * Lets {@link httpDate} keep its value until a timer says the second is
+ * over, rather than read the clock on every call, until the returned
+ * function is called. A server holds it while it has connections; no timer
+ * is left once every holder has let go (Deno's test sanitizers would see one).
+ *
+ * @example
+ * ```ts
+ * import { holdDateClock } from "./response.ts";
+ * const release = holdDateClock();
+ * // … serve requests …
+ * release();
+ * ```
+ */
+export function holdDateClock(): () => void {
+  dateHolders++;
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--dateHolders === 0) {
+      if (dateTimer !== null) clearTimeout(dateTimer);
+      dateTimer = null;
+      dateFresh = false;
+    }
+  };
 }
 
 /** Whether a response with this status and request method carries no body on the wire. */

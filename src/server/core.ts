@@ -12,7 +12,7 @@
 import { type Conn, type ConnHandler, formatAddr, type NetAddr } from "../adapter.ts";
 import type { ResourceGroup } from "../groups/group.ts";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
-import { encodeHead, httpDate } from "../http/response.ts";
+import { encodeHead, holdDateClock, httpDate } from "../http/response.ts";
 import type { Handler } from "../types.ts";
 import { type ConnectionServer, HttpConnection } from "./connection.ts";
 import type { ServerOptions } from "./options.ts";
@@ -40,6 +40,9 @@ export class ServerCore implements ConnectionServer {
   #urls: RequestUrls;
   #shuttingDown = false;
   #sweeper: ReturnType<typeof setInterval> | null = null;
+  // While the sweeper runs (the server has connections), the Date field's
+  // clock is held: responses read no clock (response.ts).
+  #releaseDate: () => void = () => {};
   #unref = false;
   #idle: (() => void) | null = null;
   #parked: Parked[] = [];
@@ -108,6 +111,7 @@ export class ServerCore implements ConnectionServer {
     if (this.#sweeper === null) {
       this.#sweeper = setInterval(() => this.#sweep(), this.options.sweepMs);
       this.#sweeper.unref?.();
+      this.#releaseDate = holdDateClock();
     }
     return c;
   }
@@ -163,6 +167,7 @@ export class ServerCore implements ConnectionServer {
       if (this.#sweeper !== null) {
         clearInterval(this.#sweeper);
         this.#sweeper = null;
+        this.#releaseDate();
       }
       const w = this.#idle;
       this.#idle = null;
@@ -174,7 +179,9 @@ export class ServerCore implements ConnectionServer {
     const now = Date.now();
     for (const c of this.connections) {
       if (c.handlerDeadline !== 0 && now >= c.handlerDeadline) c.handlerTimeout();
-      if (c.deadline !== 0 && now >= c.deadline) c.timeout();
+      const d = c.deadline;
+      if (d < 0) c.deadline = now - d; // started by this sweep (HttpConnection.#setDeadline)
+      else if (d !== 0 && now >= d) c.timeout();
     }
   }
 
