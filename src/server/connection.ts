@@ -349,7 +349,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     if (limit !== Infinity) this.handlerDeadline = Date.now() + limit;
     let result: Response | Promise<Response>;
     try {
-      result = runWithGroup(ex, () => server.handler(ex.request as unknown as Request, ex));
+      result = runWithGroup(ex, server.handler, ex.request as unknown as Request, ex);
     } catch (e) {
       void this.#failed(ex, e);
       return;
