@@ -18,7 +18,9 @@ describe("FixedFields", () => {
   it("sends the same bytes as the general path, for every status, length and connection decision", () => {
     const fixed = new FixedFields(fields);
     for (const [status, statusText] of [[200, ""], [404, ""], [201, "Made"], [599, ""], [200, ""]] as const) {
-      for (const body of ["", "x", "Hello, World!", "a".repeat(64), "b".repeat(65), "c".repeat(999), "d".repeat(12345)]) {
+      for (
+        const body of ["", "x", "Hello, World!", "a".repeat(64), "b".repeat(65), "c".repeat(999), "d".repeat(12345)]
+      ) {
         for (const connection of [null, "close", "keep-alive"] as const) {
           expect(text(fixed.encode(status, statusText, body, connection)!)).toBe(
             expected(status, statusText, body, connection),

@@ -138,7 +138,7 @@ describe("RequestParser", () => {
   it("judges every Host, whatever the request before it carried", () => {
     for (let round = 0; round < 2; round++) {
       expect(parse("GET / HTTP/1.1\r\nHost: good.example\r\n\r\n")[0].head.host).toBe("good.example");
-      expect(errorOf("GET / HTTP/1.1\r\nHost: bad\"host\r\n\r\n").code).toBe("INVALID_HOST");
+      expect(errorOf('GET / HTTP/1.1\r\nHost: bad"host\r\n\r\n').code).toBe("INVALID_HOST");
       expect(parse("GET / HTTP/1.1\r\nHost: good.example\r\n\r\n")[0].head.host).toBe("good.example");
       expect(errorOf("GET / HTTP/1.1\r\nHost: good.example\r\nHost: good.example\r\n\r\n").code).toBe(
         "INVALID_HOST",

@@ -31,7 +31,11 @@ describe("LightResponse", () => {
     expect(text.fixed?.fields).toBe(text.headers);
     expect(parts(new Light("t"))!.fixed).toBe(text.fixed);
     const json = Light.json({ a: 1 }, { status: 201 });
-    expect(parts(json)).toMatchObject({ status: 201, body: '{"a":1}', headers: [["content-type", "application/json"]] });
+    expect(parts(json)).toMatchObject({
+      status: 201,
+      body: '{"a":1}',
+      headers: [["content-type", "application/json"]],
+    });
     expect(parts(json)!.fixed?.fields).toBe(parts(json)!.headers);
     expect(parts(Light.json(2))!.fixed).toBe(parts(json)!.fixed);
     expect(json.headers.get("content-type")).toBe("application/json");
