@@ -135,6 +135,26 @@ describe("RequestParser", () => {
     expect(e.code).toBe("INVALID_TRANSFER_ENCODING");
   });
 
+  it("reports every method as sent, the common ones and any other token, case kept", () => {
+    const methods = [
+      "GET",
+      "PUT",
+      "POST",
+      "HEAD",
+      "PATCH",
+      "DELETE",
+      "OPTIONS",
+      "get",
+      "Post",
+      "GETS",
+      "PUTS",
+      "HEADS",
+    ];
+    for (const m of [...methods, "PROPFIND", "M-SEARCH", "PATCHY", "DELETES", "OPTIONSX", "G", "PU"]) {
+      expect(parse(`${m} / HTTP/1.1\r\nHost: a\r\n\r\n`)[0].head.method).toBe(m);
+    }
+  });
+
   it("judges every Host, whatever the request before it carried", () => {
     for (let round = 0; round < 2; round++) {
       expect(parse("GET / HTTP/1.1\r\nHost: good.example\r\n\r\n")[0].head.host).toBe("good.example");
