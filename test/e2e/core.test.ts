@@ -83,6 +83,39 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
       });
     });
 
+    it("reads field bytes above 0x7F as latin1, answers JSON with them as UTF-8, and passes every method on as sent", async () => {
+      await withRaw(server, async (c) => {
+        await c.write("GET /headers HTTP/1.1\r\nHost: a\r\nX-Name: caf\xe9 \xff\r\n\r\n");
+        const r = await c.readResponse();
+        expect(r.status).toBe(200);
+        expect(r.header("content-type")).toBe("application/json");
+        expect(Number(r.header("content-length"))).toBe(r.body.length);
+        expect(JSON.parse(r.body.toString("utf8"))["x-name"]).toBe("caf\u00e9 \u00ff");
+        for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "get", "GETS", "PROPFIND"]) {
+          await c.write(`${method} /info HTTP/1.1\r\nHost: a\r\ncontent-length: 0\r\n\r\n`);
+          const m = await c.readResponse();
+          expect(m.status, method).toBe(200);
+          expect(JSON.parse(m.text()).method).toBe(method);
+        }
+      });
+    });
+
+    it("dates each response with the current second on a connection kept open across seconds", async () => {
+      await withRaw(server, async (c) => {
+        const dates: number[] = [];
+        for (let k = 0; k < 3; k++) {
+          await c.write(req("GET", "/plain"));
+          const r = await c.readResponse();
+          expect(r.text()).toBe("plain text, no headers");
+          const date = Date.parse(r.header("date") ?? "");
+          expect(Math.abs(date - Date.now()), r.header("date")).toBeLessThan(1500);
+          dates.push(date);
+          await sleep(600);
+        }
+        expect(dates[2]).toBeGreaterThan(dates[0]); // 1.2 s apart: a later second
+      });
+    });
+
     it("takes header inits of every Fetch kind (record, array, Headers, Map)", async () => {
       for (const kind of ["record", "array", "headers", "map"]) {
         const r = await get(`/init-headers?kind=${kind}`);
