@@ -18,6 +18,7 @@
  */
 
 import { allocateShared } from "./bytes.ts";
+import { writeLatin1 } from "./chars.ts";
 import { type ConnectionField, httpDate, serializeHead } from "./response.ts";
 
 const encoder = new TextEncoder();
@@ -28,7 +29,9 @@ const END_CLOSE = latin1Bytes("\r\nconnection: close\r\n\r\n");
 const END_KEEP_ALIVE = latin1Bytes("\r\nconnection: keep-alive\r\n\r\n");
 
 function latin1Bytes(s: string): Uint8Array {
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+  const out = new Uint8Array(s.length);
+  writeLatin1(s, out, 0);
+  return out;
 }
 
 // Up to this many characters, a string body is copied by a loop in
