@@ -57,3 +57,25 @@ describe("RequestUrls' target memory", () => {
     }
   });
 });
+
+describe("RequestUrls' last URL", () => {
+  it("answers each Host and target pair with its own URL when only one of the two changes", () => {
+    const urls = new RequestUrls("http://", "localhost:8000");
+    const seq: [string, string, string][] = [
+      ["a", "/x", "http://a/x"],
+      ["a", "/x", "http://a/x"],
+      ["b", "/x", "http://b/x"],
+      ["b", "/y", "http://b/y"],
+      ["a", "/y", "http://a/y"],
+      ["a", "/y/../x", "http://a/x"],
+      ["a", "/y", "http://a/y"],
+      ["A", "/y", "http://a/y"],
+      ["a", "/y", "http://a/y"],
+      ["", "/y", "http://localhost:8000/y"],
+    ];
+    for (const [host, target, url] of seq) expect(urls.of(head(host, target)), `${host} ${target}`).toBe(url);
+    // A bad Host with the last good target is still refused.
+    expect(() => urls.of(head("a:99999", "/y"))).toThrow(HttpError);
+    expect(urls.of(head("a", "/y"))).toBe("http://a/y");
+  });
+});

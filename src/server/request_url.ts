@@ -70,7 +70,8 @@ export class RequestUrls {
   #defaultHost: string;
   #canonicalHosts = new Map<string, string>(); // each a copy (detach)
   #last = "";
-  #lastTarget = "/";
+  #lastTarget = "";
+  #lastUrl = "";
 
   /** URLs with `scheme` (`"http://"`), and `defaultHost` for HTTP/1.0 requests without Host. */
   constructor(scheme: string, defaultHost: string) {
@@ -82,13 +83,18 @@ export class RequestUrls {
   of(head: RequestHead): string {
     if (head.form === "absolute") return normalise(head.target);
     const host = head.host || this.#defaultHost;
-    const url = this.#scheme + host + (head.form === "asterisk" ? "/*" : head.target);
+    const target = head.form === "asterisk" ? "/*" : head.target;
+    // The last request's URL again, the same string: a handler reading it
+    // (Hono's router does, by indexOf and charCodeAt) makes V8 and JSC
+    // flatten a concatenation into one string, once per URL here rather
+    // than once per request.
+    if (host === this.#last && target === this.#lastTarget) return this.#lastUrl;
     // The Host of the server's last request, then the others it has seen.
     if (host !== this.#last) {
       const hosts = this.#canonicalHosts;
       let known = hosts.get(host);
       if (known === undefined) {
-        if (!isCanonicalHost(host)) return normalise(url);
+        if (!isCanonicalHost(host)) return normalise(this.#scheme + host + target);
         if (hosts.size >= MAX_HOSTS) hosts.clear();
         known = detach(host);
         hosts.set(known, known);
@@ -97,11 +103,11 @@ export class RequestUrls {
     }
     // The last canonical target is not tested again (the regex was 1.3% of
     // the core's time on Node).
-    const target = head.target;
     if (target !== this.#lastTarget) {
-      if (NOT_CANONICAL_TARGET.test(target)) return normalise(url);
+      if (NOT_CANONICAL_TARGET.test(target)) return normalise(this.#scheme + host + target);
       this.#lastTarget = target;
     }
-    return url;
+    // Built from the remembered copy of the Host, not from the head's.
+    return this.#lastUrl = this.#scheme + this.#last + target;
   }
 }
