@@ -9,8 +9,8 @@
  * each issued from the last one's callback, can push too. It is small, but
  * an adapter is not: it owns what its runtime leaves to the caller — accept
  * errors, half-close, backpressure, unix sockets, TLS. Without comments, the
- * Node adapter is about 120 lines (its `net.Socket` queues and drains by
- * itself), Deno's about 310 (a chain of reads and an accept loop), Bun's
+ * Node adapter is about 155 lines (its `net.Socket` queues and drains by
+ * itself), Deno's about 350 (a chain of reads and an accept loop), Bun's
  * about 220; Deno and Bun share their send queue (`adapters/write_queue.ts`,
  * 85 lines), and all three hold a turn's writes to send them together
  * (`adapters/write_batch.ts`, 40 lines).

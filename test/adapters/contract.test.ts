@@ -28,6 +28,7 @@ describe.each(RUNTIMES)("the %s adapter", (runtime) => {
       timer: "late",
       sequential: 100,
       big: ["destroyed"],
+      mixed: "in order, drained",
     });
   });
 });
