@@ -8,6 +8,7 @@
  */
 
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+import { preferOwnBuffers } from "../src/http/bytes.ts";
 import { type HeldWrites, holdWrites } from "./write_batch.ts";
 import { WriteQueue } from "./write_queue.ts";
 
@@ -239,6 +240,8 @@ export const bunAdapter: SocketAdapter = {
   name: "bun",
   listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
     const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+    // Small response buffers of their own cost less than slab views on Bun (src/http/bytes.ts).
+    preferOwnBuffers();
     const unix: NetAddr | null = options.path !== undefined ? { transport: "unix", path: options.path } : null;
     // Bun removes a unix socket's file when the listener stops.
     const listener = Bun.listen({

@@ -9,6 +9,9 @@
 
 const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
 
+// On Bun, buffers as Bun's adapter has them (src/http/bytes.ts).
+if (typeof globalThis.Bun !== "undefined") (await import("../../src/http/bytes.ts")).preferOwnBuffers();
+
 export function fakeAdapter(onWrite) {
   let accept = null;
   const conn = {
