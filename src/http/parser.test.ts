@@ -167,6 +167,29 @@ describe("RequestParser", () => {
     }
   });
 
+  it("reports each head's own target and Host when they repeat the last ones, differ by a byte, or differ in case", () => {
+    const seq: [string, string][] = [
+      ["/x", "a.example"],
+      ["/x", "a.example"],
+      ["/x?", "a.example:8080"],
+      ["/X", "A.example"],
+      ["/x", "a.exampl"],
+      ["/xy", "a.example"],
+      ["/x", "a.example"],
+    ];
+    for (const [target, host] of seq) {
+      for (const piece of [Infinity, 1]) {
+        const [m] = parse(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nX: ${host}\r\n\r\n`, piece);
+        expect([m.head.target, m.head.host, m.head.headers], `${target} ${host}`).toEqual([target, host, [
+          "Host",
+          host,
+          "X",
+          host,
+        ]]);
+      }
+    }
+  });
+
   it("flags Expect: 100-continue", () => {
     const [m] = parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
     expect(m.head.expectContinue).toBe(true);

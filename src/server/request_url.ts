@@ -71,6 +71,9 @@ export class RequestUrls {
   #canonicalHosts = new Map<string, string>(); // each a copy (detach)
   #last = "";
   #lastTarget = "";
+  // The Host of #lastUrl as the parser gave it (#last is a copy): with the
+  // target, it keeps the last head's text alive, as the parser does.
+  #lastHost = "";
   #lastUrl = "";
 
   /** URLs with `scheme` (`"http://"`), and `defaultHost` for HTTP/1.0 requests without Host. */
@@ -87,8 +90,10 @@ export class RequestUrls {
     // The last request's URL again, the same string: a handler reading it
     // (Hono's router does, by indexOf and charCodeAt) makes V8 and JSC
     // flatten a concatenation into one string, once per URL here rather
-    // than once per request.
-    if (host === this.#last && target === this.#lastTarget) return this.#lastUrl;
+    // than once per request. The parser hands out the same strings for a
+    // Host and a target that repeat the last ones, so this is most often
+    // two pointer comparisons.
+    if (host === this.#lastHost && target === this.#lastTarget) return this.#lastUrl;
     // The Host of the server's last request, then the others it has seen.
     if (host !== this.#last) {
       const hosts = this.#canonicalHosts;
@@ -108,6 +113,7 @@ export class RequestUrls {
       this.#lastTarget = target;
     }
     // Built from the remembered copy of the Host, not from the head's.
+    this.#lastHost = host;
     return this.#lastUrl = this.#scheme + this.#last + target;
   }
 }
