@@ -58,7 +58,8 @@ let directLeft = 0;
  * of events, and returns true; then `conn.releaseWrites()` is called, once.
  * Returns false, holding nothing, while the server is quiet (see the module
  * docs): the adapter then writes at once. The adapter asks on each write
- * while it holds nothing, holds by corking itself and releases by uncorking.
+ * while it holds nothing, holds (Deno and Bun: by corking their send queue; Node:
+ * by keeping the chunks, see adapters/node.ts) and sends what it held when released.
  *
  * @example
  * ```ts
