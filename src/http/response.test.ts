@@ -49,6 +49,22 @@ describe("wire encoding", () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect(Date.parse(httpDate())).toBeGreaterThan(Date.parse(a));
   });
+
+  it("follows a clock set back, rather than keep a date from the future", () => {
+    const now = vi.spyOn(Date, "now");
+    try {
+      now.mockReturnValue(Date.parse("2031-05-06T07:08:09.500Z"));
+      expect(httpDate()).toBe("Tue, 06 May 2031 07:08:09 GMT");
+      now.mockReturnValue(Date.parse("2031-05-06T07:08:08.999Z")); // back by half a second and more
+      expect(httpDate()).toBe("Tue, 06 May 2031 07:08:08 GMT");
+      now.mockReturnValue(Date.parse("2026-01-02T03:04:05.000Z")); // back by years
+      expect(httpDate()).toBe("Fri, 02 Jan 2026 03:04:05 GMT");
+      now.mockReturnValue(Date.parse("2026-01-02T03:04:05.999Z"));
+      expect(httpDate()).toBe("Fri, 02 Jan 2026 03:04:05 GMT");
+    } finally {
+      now.mockRestore();
+    }
+  });
 });
 
 describe("the Date field's clock", () => {

@@ -88,7 +88,9 @@ let dateTimer: ReturnType<typeof setTimeout> | null = null;
 export function httpDate(): string {
   if (dateFresh) return dateValue;
   const now = Date.now();
-  if (now >= dateExpires) {
+  // A new second, or a clock set back (the value would stay until the
+  // clock caught up again).
+  if (now >= dateExpires || now < dateExpires - 1000) {
     dateValue = new Date(now).toUTCString();
     dateExpires = now - (now % 1000) + 1000;
   }
