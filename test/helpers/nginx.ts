@@ -41,13 +41,18 @@ export async function startNginx(config: (dir: string) => string, port: number):
     }
   };
   const until = Date.now() + 10_000;
+  // Up once nginx has written its pid file, which it does only after it has
+  // bound every listening socket, and the port answers. A port that answers
+  // before that may be another process's (a port picked free that something
+  // else took before nginx could bind it): nginx then exits, and this says why.
+  const pidFile = path.join(dir, "nginx.pid");
   for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
+    const up = fs.existsSync(pidFile) && child.exitCode === null && await new Promise<boolean>((resolve) => {
       const s = net.connect(port, "127.0.0.1");
       s.once("connect", () => (s.destroy(), resolve(true)));
       s.once("error", () => resolve(false));
     });
-    if (up) break;
+    if (up && child.exitCode === null) break;
     if (child.exitCode !== null || Date.now() > until) {
       throw new Error(`nginx did not start:\n${out}\n${errors()}`);
     }
