@@ -4,10 +4,10 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import net from "node:net";
 import tls from "node:tls";
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+import { joinShared } from "../src/http/bytes.ts";
 import { type HeldWrites, holdWrites } from "./write_batch.ts";
 
 function addr(hostname: string | undefined, port: number | undefined): NetAddr {
@@ -69,7 +69,6 @@ class NodeConn implements Conn, HeldWrites {
   #send(): void {
     const one = this.#held!;
     const more = this.#more;
-    const bytes = this.#heldBytes;
     this.#held = this.#more = null;
     this.#heldBytes = 0;
     const s = this.#socket;
@@ -78,13 +77,7 @@ class NodeConn implements Conn, HeldWrites {
       s.write(one);
       return;
     }
-    const joined = Buffer.allocUnsafe(bytes);
-    let at = 0;
-    for (let i = 0; i < more.length; i++) {
-      joined.set(more[i], at);
-      at += more[i].byteLength;
-    }
-    s.write(joined);
+    s.write(joinShared(more));
   }
 
   releaseWrites(): void {
