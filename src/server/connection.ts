@@ -123,6 +123,10 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   #discardLeft = 0; // bytes of an unread body we still accept to discard
   #writableWaiter: (() => void) | null = null;
   #upgraded: UpgradedConnection | null = null; // after a 101: who has the socket
+  // Whether the response being written has put bytes on the socket: until
+  // then a 100 Continue may still go first, and a writer that fails has
+  // sent nothing, so the client can still get a 500 (see #respond).
+  #headOut = false;
 
   constructor(conn: Conn, server: ConnectionServer, group: ResourceGroup) {
     this.conn = conn;
@@ -310,12 +314,21 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   }
 
   // The body's reader wants more: 100 Continue if owed, resume the socket.
+  // Owed until the final head is on the socket: a response that reads the
+  // request's body as its own (`new Response(req.body)`, a pipe through a
+  // transform) pulls it while the writer looks at its first chunk, before
+  // the head goes out; without the 100 the client would wait its own
+  // timeout (curl: 1 s) before sending the body.
   #onPull(ex: Exchange): void {
-    if (ex.head.expectContinue && !ex.continueSent && !ex.started && !ex.complete) {
-      ex.continueSent = true;
-      this.conn.write(CONTINUE);
+    if (ex.head.expectContinue && !ex.continueSent && !ex.complete && !(ex.started && this.#headOut)) {
+      this.#sendContinue(ex);
     }
     if (this.#readPaused && this.#current === ex) this.#resumeRead();
+  }
+
+  #sendContinue(ex: Exchange): void {
+    ex.continueSent = true;
+    this.conn.write(CONTINUE);
   }
 
   // The handler does not want the rest of the body: discard it, within reason.
@@ -387,6 +400,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     // Its own status for an HttpError; whether the connection survives is
     // decided as for any response (a framing error already marked it broken).
     if (error instanceof HttpError) return this.#respond(ex, error.toResponse());
+    ex.recovering = true;
     let response: Response;
     try {
       response = await this.#server.onError(error);
@@ -449,19 +463,42 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       !this.#server.shuttingDown && !this.#framingBroken;
     if (keepAlive && !ex.complete) keepAlive = this.#canDiscardRest(ex);
     ex.started = true;
+    this.#headOut = false;
     let written: boolean | Promise<boolean>;
     try {
       written = writeResponse(this, ex.head, response, keepAlive);
     } catch (e) {
-      return this.#writeFailed(ex, e);
+      return this.#notWritten(ex, e);
     }
     if (typeof written === "boolean") return this.#responded(ex, written);
-    return written.then((k) => this.#responded(ex, k), (e) => this.#writeFailed(ex, e));
+    return written.then((k) => this.#responded(ex, k), (e) => this.#notWritten(ex, e));
+  }
+
+  // The writer failed. Before any byte went out (a body already read or
+  // locked, a stream that failed before its first chunk) the client can
+  // still be told: a 500 through onError, as for a handler that failed. A
+  // response from onError that fails so too ends the connection.
+  #notWritten(ex: Exchange, e: unknown): void | Promise<void> {
+    if (this.#headOut || ex.recovering || this.phase === "closed") return this.#writeFailed(ex, e);
+    ex.started = false;
+    return this.#failed(ex, e);
   }
 
   /** {@link ResponseSink}: queues bytes on the socket; false when it is above its high-water mark. */
   write(chunk: Uint8Array): boolean {
-    return this.phase === "closed" ? true : this.conn.write(chunk);
+    if (this.phase === "closed") return true;
+    if (!this.#headOut) this.#firstWrite();
+    return this.conn.write(chunk);
+  }
+
+  // The response's first bytes. A streamed response that has taken the
+  // request's body stream (it will read it) while the client still waits
+  // for 100 Continue gets the 100 first: after the final head it could not
+  // be sent.
+  #firstWrite(): void {
+    this.#headOut = true;
+    const ex = this.#current;
+    if (ex !== null && ex.head.expectContinue && !ex.continueSent && !ex.complete && ex.locked) this.#sendContinue(ex);
   }
 
   /** {@link ResponseSink}: holds writes until `uncork()`, where the adapter can. */
@@ -569,7 +606,11 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // the connection is kept; otherwise it closes after the response.
   #canDiscardRest(ex: Exchange): boolean {
     if (ex.head.expectContinue && !ex.continueSent) return false; // the client may never send it
-    if (ex.head.framing === "length") return ex.head.contentLength <= DISCARD_LIMIT;
+    // A body whose stream is taken (an echo streams it into its response)
+    // is being read, whatever its size; what its reader leaves is
+    // discarded like any other rest, up to DISCARD_LIMIT, then the
+    // connection closes.
+    if (ex.head.framing === "length") return ex.head.contentLength <= DISCARD_LIMIT || ex.locked;
     return true; // chunked: discarded up to DISCARD_LIMIT, then closed
   }
 

@@ -50,6 +50,8 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
   continueSent = false;
   /** The handler has been started. */
   dispatched = false;
+  /** The response now being written is the error answer (onError's or a 500): it must not fail over again. */
+  recovering = false;
   #abort: AbortController | null = null;
   #group: ResourceGroup | null = null;
   #aborted = false;
