@@ -47,6 +47,14 @@ export interface ResponseParts {
 /** A method of Response-like objects: their parts, or null once they are a platform Response. */
 export const RESPONSE_PARTS: unique symbol = Symbol.for("portico.response-parts") as never;
 
+/**
+ * A method of Response-like objects: the size of a body whose size is known
+ * before it is read (a `Blob`'s), or -1. The writer sends it as the
+ * Content-Length, where the platforms' streams would otherwise decide the
+ * framing each their own way.
+ */
+export const BODY_SIZE: unique symbol = Symbol.for("portico.body-size") as never;
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n\u0100-\uffff]/; // NUL, CR, LF, or not a byte
 const OWS = /^[\t ]+|[\t ]+$/g;
@@ -68,13 +76,15 @@ function pairOf(name: unknown, raw: unknown): [string, string] | null {
 // Header init as validated pairs, or null when the platform must judge it.
 // Like the platform: an iterable (Headers, an array, a Map…) is a sequence
 // of pairs, any other object a record; anything else is the platform's to
-// reject.
+// reject. A Headers object's fields come in the standard's order on every
+// runtime (Bun's iterate set-cookie last).
 function pairsOf(init: HeadersInit | undefined): [string, string][] | null {
   const out: [string, string][] = [];
   if (init === undefined) return out;
   if (typeof init !== "object" || init === null) return null;
   if (Symbol.iterator in init) {
-    for (const entry of init as Iterable<unknown>) {
+    const entries = init instanceof Headers ? headerFields(init) : init as Iterable<unknown>;
+    for (const entry of entries) {
       if (!Array.isArray(entry) || entry.length !== 2) return null;
       const pair = pairOf(entry[0], entry[1]);
       if (pair === null) return null;
@@ -108,6 +118,25 @@ const JSON_HEADS = new FixedFields(JSON_FIELDS);
 function hasContentType(pairs: readonly (readonly [string, string])[]): boolean {
   for (let i = 0; i < pairs.length; i++) if (pairs[i][0] === "content-type") return true;
   return false;
+}
+
+// The text of a body that the platform converts with String(): a number, a
+// boolean, a bigint, or an object of none of the body types that is not
+// iterable (a plain object; the Promise of a forgotten `await`). Converted
+// here, it is a string body like any other, with its text/plain type on
+// every runtime (Bun's Response leaves the type out). Iterables are left to
+// the platforms, which disagree about them.
+function textOf(body: unknown): string | null {
+  const type = typeof body;
+  if (type === "number" || type === "boolean" || type === "bigint") return String(body);
+  if (typeof body !== "object" || body === null) return null;
+  if (
+    ArrayBuffer.isView(body) || body instanceof ArrayBuffer || body instanceof Blob || body instanceof FormData ||
+    body instanceof URLSearchParams || body instanceof ReadableStream ||
+    (typeof SharedArrayBuffer === "function" && body instanceof SharedArrayBuffer) ||
+    Symbol.iterator in body || Symbol.asyncIterator in body
+  ) return null;
+  return String(body);
 }
 
 function isNullBodyStatus(status: number | undefined): boolean {
@@ -149,6 +178,7 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
     #init: ResponseInit | undefined;
     #pairs: readonly (readonly [string, string])[] | null = null;
     #real: Response | null = null;
+    #size = -1; // a Blob body's size
 
     constructor(body?: BodyInit | null, init?: ResponseInit) {
       if (typeof body === "string" && init === undefined) {
@@ -160,6 +190,10 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
       if (body instanceof ArrayBuffer) body = new Uint8Array(body);
       else if (ArrayBuffer.isView(body) && !(body instanceof Uint8Array)) {
         body = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+      } else if (body instanceof Blob) this.#size = body.size;
+      else if (body !== undefined && body !== null && typeof body !== "string") {
+        const text = textOf(body);
+        if (text !== null) body = text;
       }
       const simple = body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
       const status = init?.status;
@@ -240,6 +274,10 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
         throw new TypeError(`Invalid URL: ${String(url)}`);
       }
       return status === undefined ? Native.redirect(url) : Native.redirect(url, status);
+    }
+
+    [BODY_SIZE](): number {
+      return this.#size;
     }
 
     [RESPONSE_PARTS](): ResponseParts | null {

@@ -22,7 +22,7 @@ import {
   serializeHead,
 } from "../http/response.ts";
 import { joinShared } from "../http/bytes.ts";
-import { headerFields, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
+import { BODY_SIZE, headerFields, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
 import { staticBody } from "./static_body.ts";
 
 const encoder = new TextEncoder();
@@ -61,6 +61,12 @@ function toBytes(chunk: unknown): Uint8Array {
 }
 
 const CLOSE = /(?:^|,)\s*close\s*(?:,|$)/i;
+
+// The size of a body known before it is read (a Blob's), as a Content-Length value.
+function knownSize(response: Response): string | null {
+  const size = (response as { [BODY_SIZE]?: () => number })[BODY_SIZE]?.() ?? -1;
+  return size >= 0 ? String(size) : null;
+}
 
 function wantsClose(headers: Headers): boolean {
   const c = headers.get("connection");
@@ -145,7 +151,7 @@ export function writeResponse(
   if (parts) return writeParts(sink, req, parts, keepAlive);
   const headers = response.headers;
   if (keepAlive && wantsClose(headers)) keepAlive = false;
-  const declared = headers.get("content-length");
+  const declared = headers.get("content-length") ?? knownSize(response);
   // A body that is already complete (undici keeps its source): no streaming.
   const whole = declared === null ? staticBody(response) : null;
   if (whole === null) return writeStreamed(sink, req, response, keepAlive, declared);
