@@ -103,7 +103,10 @@ export class IncomingRequest {
     if (this.#real) return this.#real.arrayBuffer().then((b) => new Uint8Array(b));
     if (this.bodyUsed) return Promise.reject(new TypeError("Body has already been consumed."));
     this.#bodyUsed = true;
-    if (this.#streamed) return readAll(this.#source.stream!);
+    // Once someone has the stream, reads go through it. A request without
+    // a body has no stream (`body` is null), however often it was asked for.
+    const stream = this.#streamed ? this.#source.stream : null;
+    if (stream !== null) return readAll(stream);
     return this.#source.collect() ?? Promise.resolve(new Uint8Array(0));
   }
 
@@ -122,14 +125,25 @@ export class IncomingRequest {
     return this.text().then(JSON.parse);
   }
 
-  /** The platform Request, built on first use. */
+  /**
+   * The platform Request, built on first use. Without the client's
+   * `Expect: 100-continue`: portico has met that expectation itself (the
+   * 100 goes out when the body is first read), it is not the platform
+   * Request's to repeat, and Node's `fetch` refuses a request that carries
+   * it (`fetch(req)` would fail for every curl upload above 1 KiB).
+   */
   materialize(): Request {
     if (this.#real === null) {
       const body = this.#source.stream;
       if (this.#bodyUsed) throw new TypeError("Body has already been consumed.");
+      let headers = this.headers;
+      if (headers.has("expect")) {
+        headers = new Headers(headers);
+        headers.delete("expect");
+      }
       this.#real = new Request(this.#url, {
         method: this.#method,
-        headers: this.headers,
+        headers,
         body,
         signal: this.signal,
         // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
