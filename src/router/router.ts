@@ -9,6 +9,7 @@
 import type { TcpAddr } from "../adapter.ts";
 import { ResourceGroup } from "../groups/group.ts";
 import { splitUrl } from "../http/url.ts";
+import { BODY_SIZE, RESPONSE_PARTS, type ResponseParts } from "../server/light_response.ts";
 import type { Handler, ServeHandlerInfo } from "../types.ts";
 import { type RouteEntry, RouteTrie } from "./trie.ts";
 
@@ -238,9 +239,29 @@ class MountInfo implements ServeHandlerInfo {
   }
 }
 
+// HEAD through the GET handler: the GET answer's fields without its body,
+// Content-Length included where the size is known without reading the
+// body (RFC 9110 §9.3.2: the fields GET would send).
 async function dropBody(result: Response | Promise<Response>): Promise<Response> {
   const r = await result;
+  const length = knownLength(r); // before r.body, which would build the platform Response
   if (r.body === null) return r;
   void r.body.cancel().catch(() => {});
-  return new Response(null, { status: r.status, statusText: r.statusText, headers: r.headers });
+  const headers = new Headers(r.headers);
+  if (length !== null && !headers.has("content-length")) headers.set("content-length", String(length));
+  return new Response(null, { status: r.status, statusText: r.statusText, headers });
+}
+
+const encoder = new TextEncoder();
+
+// The size of a body known without reading it: a lightweight Response's
+// string or bytes, a Blob's size.
+function knownLength(r: Response): number | null {
+  const parts = (r as { [RESPONSE_PARTS]?: () => ResponseParts | null })[RESPONSE_PARTS]?.();
+  if (parts) {
+    const body = parts.body;
+    return body === null ? null : typeof body === "string" ? encoder.encode(body).byteLength : body.byteLength;
+  }
+  const size = (r as { [BODY_SIZE]?: () => number })[BODY_SIZE]?.() ?? -1;
+  return size >= 0 ? size : null;
 }

@@ -32,6 +32,8 @@ describe.each(RUNTIMES)("router app on %s", (runtime) => {
     expect(options.headers.get("allow")).toContain("GET");
     const head = await get("/hello", { method: "HEAD" });
     expect(head.status).toBe(200);
+    // The fields GET's answer has, Content-Length included.
+    expect(head.headers.get("content-length")).toBe("13");
     expect(await head.text()).toBe("");
   });
 
