@@ -49,15 +49,20 @@ export function stopOnSignal(server: { shutdown(): Promise<void> }): void {
   // Repeated signals (a process-group kill plus the supervisor's own) must
   // not turn into the default action halfway through: the first one starts
   // the graceful stop, later ones are ignored; the supervisor's deadline
-  // (SIGKILL) bounds it.
+  // (SIGKILL) bounds it. Once the servers are down, a signal ends the
+  // process with status 0: a terminal's Ctrl-C reaches the whole process
+  // group, and the supervisor's SIGTERM that follows found the handlers
+  // gone and killed the worker by the signal's default action. (The
+  // handlers keep no process alive, on any of the three runtimes.)
   let stopping = false;
+  let stopped = false;
   const stop = () => {
+    if (stopped) process.exit(0);
     if (stopping) return;
     stopping = true;
     clearInterval(orphanWatch);
     void Promise.all([...servers].map((s) => s.shutdown())).then(() => {
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
+      stopped = true;
       // A cluster worker's IPC channel would keep it alive.
       const p = process as { connected?: boolean; disconnect?: () => void };
       if (p.connected) p.disconnect?.();

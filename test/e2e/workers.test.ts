@@ -55,6 +55,7 @@ async function startSupervisor(
   runtime: (typeof RUNTIMES)[number],
   env: Record<string, string> = {},
   count = 2,
+  detached = false, // its own process group, as a terminal's job is
 ): Promise<Sup> {
   const port = await freePort();
   const [cmd, args] = commandFor(runtime, path.join("test", "fixtures", "cluster.mjs"));
@@ -62,6 +63,7 @@ async function startSupervisor(
     cwd: projectRoot,
     env: { ...process.env, PORT: String(port), WORKERS: "2", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached,
   });
   running.push(child);
   let out = "";
@@ -232,6 +234,15 @@ describe.each(RUNTIMES)("workers on %s", (runtime) => {
     const exits = [...sup.out().matchAll(/SUP worker \d+ \(pid \d+\) exited with (.*)/g)].map((m) => m[1]);
     expect(exits).toEqual(["status 0", "status 0"]);
     expect(sup.out()).toContain("SUP finished");
+  }, 30_000);
+
+  it("stops on a terminal's Ctrl-C (SIGINT to the whole process group): every worker exits with status 0", async () => {
+    const sup = await startSupervisor(runtime, {}, 2, true);
+    expect((await get(sup.port, "/pid")).status).toBe(200);
+    process.kill(-sup.child.pid!, "SIGINT");
+    expect(await sup.exited).toBe(0);
+    const exits = [...sup.out().matchAll(/SUP worker \d+ \(pid \d+\) exited with (.*)/g)].map((m) => m[1]);
+    expect(exits).toEqual(["status 0", "status 0"]);
   }, 30_000);
 
   it("resumes a stateless continuation on whichever worker gets the request", async () => {
