@@ -580,7 +580,8 @@ export class ServerWebSocket extends EventTarget {
           this.#whenFlushed(() => this.#conn?.end());
         } else {
           this.#state = 2;
-          this.#sendClose(code === CLOSE_NO_STATUS ? undefined : code, "");
+          // The peer's code and reason echoed, as Deno's and Bun's servers do (RFC 6455 §5.5.1 asks for the code).
+          this.#sendClose(code === CLOSE_NO_STATUS ? undefined : code, code === CLOSE_NO_STATUS ? "" : reason);
         }
       },
       onProtocolError: (code, reason) => this.#fail(code, reason),

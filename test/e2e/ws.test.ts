@@ -199,12 +199,12 @@ describe.each(RUNTIMES)("WebSocket on %s", (runtime) => {
   });
 
   describe("close handshake", () => {
-    it("echoes the client's close, closes TCP first, and reports a clean close; the request group closes", async () => {
+    it("echoes the client's close (code and reason), closes TCP first, and reports a clean close; the request group closes", async () => {
       const id = uniqueId("ws");
       const c = await connect(`/echo?id=${id}`);
       c.send(clientFrame(CLOSE, closeBody(4001, "client done")));
       const f = await c.next();
-      expect([f.opcode, f.code]).toEqual([CLOSE, 4001]);
+      expect([f.opcode, f.code, f.reason]).toEqual([CLOSE, 4001, "client done"]);
       await c.waitClosed();
       expect(c.gotEnd).toBe(true);
       expect(await closedRecord(id)).toEqual({
