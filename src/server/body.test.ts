@@ -25,6 +25,49 @@ describe("BodyStream", () => {
     expect(log.charged).toBe(100);
   });
 
+  it("a body that breaks after queued bytes: a stream reader gets them first, then the error", async () => {
+    const { log, feed: f } = feed();
+    const body = new BodyStream(f);
+    body.push(bytes(3, 1));
+    body.push(bytes(2, 2));
+    const tooLarge = new Error("body larger than the limit");
+    body.fail(tooLarge);
+    const reader = body.stream.getReader();
+    expect([...(await reader.read()).value!]).toEqual([1, 1, 1]);
+    expect([...(await reader.read()).value!]).toEqual([2, 2]);
+    await expect(reader.read()).rejects.toBe(tooLarge);
+    expect(body.done).toBe(true);
+    expect(log.charged).toBe(0); // what the reader took left the budget
+  });
+
+  it("a BYOB reader smaller than the last queued chunk still gets all of it before the error", async () => {
+    const { feed: f } = feed();
+    const body = new BodyStream(f);
+    body.push(bytes(6, 5));
+    const failure = new Error("bad chunk framing");
+    body.fail(failure);
+    const reader = body.stream.getReader({ mode: "byob" });
+    const got: number[] = [];
+    for (let i = 0; i < 3; i++) got.push(...(await reader.read(new Uint8Array(2))).value!);
+    expect(got).toEqual([5, 5, 5, 5, 5, 5]);
+    await expect(reader.read(new Uint8Array(2))).rejects.toBe(failure);
+  });
+
+  it("a body that breaks: a whole-body reader, or a stream with nothing queued, gets the error at once", async () => {
+    const whole = new BodyStream(feed().feed);
+    whole.push(bytes(3));
+    const e1 = new Error("one");
+    whole.fail(e1);
+    await expect(whole.collect()).rejects.toBe(e1);
+
+    const empty = new BodyStream(feed().feed);
+    const reader = empty.stream.getReader();
+    const pending = reader.read();
+    const e2 = new Error("two");
+    empty.fail(e2);
+    await expect(pending).rejects.toBe(e2);
+  });
+
   it("copies what it queues: the adapter may reuse the chunk's memory", async () => {
     const { feed: f } = feed();
     const body = new BodyStream(f);

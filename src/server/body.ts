@@ -42,6 +42,9 @@ export class BodyStream {
   #ending = false; // the body is complete; close once the queue is empty
   #done = false;
   #error: unknown = null;
+  // The body broke after the queued bytes (see fail()): the error reaches
+  // a stream reader once it has taken them.
+  #failAfter: { reason: unknown } | null = null;
   #highWater: number;
   // A whole-body reader: everything is collected, nothing is paused.
   #collect: { resolve(b: Uint8Array<ArrayBuffer>): void; reject(e: unknown): void } | null = null;
@@ -87,6 +90,7 @@ export class BodyStream {
   /** Reads the whole body without a stream (the stream must not have been touched). */
   collect(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#failAfter !== null) return this.#failNow();
     if (this.#ending && this.#stream === null) {
       // Already complete (the usual case for a small body): no waiting.
       const all = concatBytes(this.#queue);
@@ -113,9 +117,14 @@ export class BodyStream {
       this.#queued -= chunk.byteLength;
       this.#feed.account(-chunk.byteLength);
       c.enqueue(chunk);
+      // After the last queued chunk a failure waits for the next pull: an
+      // error now would drop what a BYOB read left of this chunk.
       if (this.#queue.length === 0 && this.#ending) this.#closeNow();
     } else if (this.#ending) {
       this.#closeNow();
+      return;
+    } else if (this.#failAfter !== null) {
+      void this.#failNow().catch(() => {});
       return;
     } else {
       this.#waiting = true;
@@ -151,7 +160,28 @@ export class BodyStream {
     else if (this.#queue.length === 0 && this.#controller !== null) this.#closeNow();
   }
 
-  /** The body cannot complete (bad framing, client gone). */
+  /**
+   * The body breaks at this point (bad framing, larger than the limit):
+   * the bytes that came before it are body all the same, so a stream
+   * reader gets them first, then the error. A handler's own limit below
+   * the server's then sees its own count first, whatever the runtime's
+   * read sizes. A whole-body reader, or a stream with nothing queued,
+   * gets the error at once.
+   */
+  fail(reason: unknown): void {
+    if (this.#done || this.#ending || this.#failAfter !== null) return;
+    if (this.#collect !== null || this.#queue.length === 0) return this.error(reason);
+    this.#failAfter = { reason };
+  }
+
+  #failNow(): Promise<never> {
+    const reason = this.#failAfter!.reason;
+    this.#failAfter = null;
+    this.error(reason);
+    return Promise.reject(reason);
+  }
+
+  /** The body cannot complete (client gone, timed out): readers get the error at once. */
   error(reason: unknown): void {
     if (this.#done) return;
     this.#finish();

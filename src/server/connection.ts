@@ -713,8 +713,9 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     }
     const ex = this.#current;
     if (ex !== null && ex.dispatched) {
-      // The error is in the body of a request already being handled.
-      ex.body?.error(e);
+      // The error is in the body of a request already being handled: its
+      // reader gets what came before it, then the error.
+      ex.body?.fail(e);
       this.#closeAfterResponse = true;
       if (ex.responded) this.#close();
       return;
