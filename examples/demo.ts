@@ -4,7 +4,8 @@
  */
 import { serve } from "portico";
 
-const page = (runtime: string) =>
+// `host` is the request's Host, which the parser has checked (no markup can be in it).
+const page = (runtime: string, host: string) =>
   `<!doctype html>
 <html><head><meta charset="utf-8"><title>portico</title></head>
 <body>
@@ -13,7 +14,7 @@ const page = (runtime: string) =>
 <ul>
   <li><a href="/json">/json</a>: a JSON response</li>
   <li><a href="/stream">/stream</a>: a streamed (chunked) response</li>
-  <li><code>curl -d 'hi' localhost:8000/echo</code>: echoes the body</li>
+  <li><code>curl -d 'hi' ${host}/echo</code>: echoes the body</li>
 </ul>
 </body></html>`;
 
@@ -27,7 +28,7 @@ serve({
     const url = new URL(request.url);
     switch (url.pathname) {
       case "/":
-        return new Response(page(runtime), { headers: { "content-type": "text/html; charset=utf-8" } });
+        return new Response(page(runtime, url.host), { headers: { "content-type": "text/html; charset=utf-8" } });
       case "/json":
         return Response.json({ runtime, path: url.pathname, client: info.remoteAddr });
       case "/stream": {

@@ -1,5 +1,5 @@
 /**
- * examples/tutorial.ts as a user runs it, under node, deno and bun: it
+ * examples/tutorial.ts (and the npm start demo) as a user runs it, under node, deno and bun: it
  * takes --host and --port as the other examples do, binds exactly there,
  * and refuses bad arguments with its usage and status 2.
  */
@@ -80,5 +80,34 @@ describe.each(RUNTIMES)("examples/tutorial.ts on %s", (runtime) => {
     const help = runTutorial(runtime, ["--help"]);
     expect(await help.exited).toBe(0);
     expect(help.out()).toContain("usage: tutorial [--port n] [--host name]");
+  });
+});
+
+describe.each(RUNTIMES)("examples/demo.ts (npm start) on %s", (runtime) => {
+  it("names the address it was reached at in its page, and echoes a body", async () => {
+    const port = await freePort();
+    const file = runtime === "node" ? "dist/examples/demo.js" : "examples/demo.ts";
+    const [cmd, argv] = commandFor(runtime, file);
+    const child = spawn(cmd, argv, {
+      cwd: projectRoot,
+      env: { ...process.env, NO_COLOR: "1", PORT: String(port) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    running.push(child);
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    const deadline = Date.now() + 20_000;
+    while (!/Listening on/.test(out)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`did not listen\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    // Its own port, not the default 8000 (it said 8000 whatever PORT was).
+    expect(page).toContain(`<code>curl -d 'hi' 127.0.0.1:${port}/echo</code>`);
+    const echo = await fetch(`http://127.0.0.1:${port}/echo`, { method: "POST", body: "hi" });
+    expect(await echo.text()).toBe("hi");
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
   });
 });
