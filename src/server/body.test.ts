@@ -53,6 +53,30 @@ describe("BodyStream", () => {
     await expect(reader.read(new Uint8Array(2))).rejects.toBe(failure);
   });
 
+  it("a body that broke keeps its error when the client then goes away or times out", async () => {
+    const body = new BodyStream(feed().feed);
+    body.push(bytes(4, 3));
+    const tooLarge = new Error("body larger than the limit");
+    body.fail(tooLarge);
+    body.error(new Error("client closed the connection before the body was complete"));
+    const reader = body.stream.getReader();
+    expect([...(await reader.read()).value!]).toEqual([3, 3, 3, 3]);
+    await expect(reader.read()).rejects.toBe(tooLarge);
+  });
+
+  it("cancel() after the response, while someone holds a reader: the reader gets an AbortError, the rest is discarded", async () => {
+    const { log, feed: f } = feed();
+    const body = new BodyStream(f);
+    body.push(bytes(5));
+    const reader = body.stream.getReader();
+    expect((await reader.read()).value!.byteLength).toBe(5);
+    const next = reader.read(); // waits for more
+    body.cancel();
+    await expect(next).rejects.toMatchObject({ name: "AbortError" });
+    expect(log.cancels).toBe(1); // the connection discards what comes
+    expect(body.done).toBe(true);
+  });
+
   it("a body that breaks: a whole-body reader, or a stream with nothing queued, gets the error at once", async () => {
     const whole = new BodyStream(feed().feed);
     whole.push(bytes(3));

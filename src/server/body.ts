@@ -181,9 +181,13 @@ export class BodyStream {
     return Promise.reject(reason);
   }
 
-  /** The body cannot complete (client gone, timed out): readers get the error at once. */
+  /**
+   * The body cannot complete (client gone, timed out): readers get the
+   * error at once, unless it already broke (fail()): that error, the first,
+   * still comes after the bytes before it.
+   */
   error(reason: unknown): void {
-    if (this.#done) return;
+    if (this.#done || this.#failAfter !== null) return;
     this.#finish();
     this.#error = reason;
     this.#controller?.error(reason);
@@ -192,14 +196,24 @@ export class BodyStream {
     c?.reject(reason);
   }
 
-  /** The handler does not want the rest: drop what is queued and discard what comes. */
+  /**
+   * The rest is not wanted (the response is complete): drop what is queued
+   * and discard what comes. A stream someone still holds a reader of (a
+   * pipe, a handler's reader) cannot be cancelled from outside: its reader
+   * gets an AbortError, and the rest is discarded all the same (otherwise
+   * nothing would read it, and the connection would wait for its body
+   * timeout).
+   */
   cancel(): void {
     if (this.#done) return;
-    if (this.#stream !== null) {
+    if (this.#stream !== null && !this.#stream.locked) {
       void this.#stream.cancel().catch(() => {});
       return;
     }
     this.#finish();
+    this.#controller?.error(
+      new DOMException("the response is complete: the rest of the body is discarded", "AbortError"),
+    );
     this.#feed.onCancel();
   }
 

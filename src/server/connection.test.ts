@@ -49,6 +49,33 @@ describe("HttpConnection over the memory adapter", () => {
     await server.group.shutdown();
   });
 
+  it("a response from onError that cannot be sent either: the plain 500, and the connection serves on", async () => {
+    const failing = () =>
+      new Response(
+        new ReadableStream({
+          pull() {
+            throw new Error("this stream fails at once");
+          },
+        }),
+      );
+    const errors = console.error;
+    console.error = () => {};
+    try {
+      const { adapter, server } = start((req) => new URL(req.url).pathname === "/ok" ? new Response("ok") : failing(), {
+        onError: () => failing(),
+      });
+      await new Promise((r) => setTimeout(r, 0));
+      const client = adapter.connect();
+      client.write("GET /fail HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+      const text = await client.until((t) => t.endsWith("ok"));
+      expect(text).toMatch(/^HTTP\/1\.1 500 Internal Server Error\r\n[^]*\r\n\r\nInternal Server Error/);
+      expect(count(text, /HTTP\/1\.1 200 OK/g)).toBe(1);
+      await server.group.shutdown();
+    } finally {
+      console.error = errors;
+    }
+  });
+
   it("discards a body the handler never read and parses the next request correctly", async () => {
     const { adapter, server } = start((req) => new Response(new URL(req.url).pathname));
     await new Promise((r) => setTimeout(r, 0));

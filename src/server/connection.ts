@@ -127,6 +127,11 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // then a 100 Continue may still go first, and a writer that fails has
   // sent nothing, so the client can still get a 500 (see #respond).
   #headOut = false;
+  // A write answered false and the adapter has not said onDrain since. An
+  // adapter may drain during the writer's own uncork() (Bun's, when the
+  // kernel takes everything at once): a wait that starts after that must
+  // not wait for a drain that already came.
+  #drainOwed = false;
 
   constructor(conn: Conn, server: ConnectionServer, group: ResourceGroup) {
     this.conn = conn;
@@ -400,7 +405,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     // Its own status for an HttpError; whether the connection survives is
     // decided as for any response (a framing error already marked it broken).
     if (error instanceof HttpError) return this.#respond(ex, error.toResponse());
-    ex.recovering = true;
+    ex.recovery = 1;
     let response: Response;
     try {
       response = await this.#server.onError(error);
@@ -476,19 +481,25 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
 
   // The writer failed. Before any byte went out (a body already read or
   // locked, a stream that failed before its first chunk) the client can
-  // still be told: a 500 through onError, as for a handler that failed. A
-  // response from onError that fails so too ends the connection.
+  // still be told: a 500 through onError, as for a handler that failed; if
+  // onError's response fails so too, the plain 500 (a string, which cannot
+  // fail); after that the connection ends.
   #notWritten(ex: Exchange, e: unknown): void | Promise<void> {
-    if (this.#headOut || ex.recovering || this.phase === "closed") return this.#writeFailed(ex, e);
+    if (this.#headOut || ex.recovery === 2 || this.phase === "closed") return this.#writeFailed(ex, e);
     ex.started = false;
-    return this.#failed(ex, e);
+    if (ex.recovery === 0) return this.#failed(ex, e);
+    console.error("portico: onError's response could not be sent:", e);
+    ex.recovery = 2;
+    return this.#respond(ex, new Response("Internal Server Error", { status: 500 }));
   }
 
   /** {@link ResponseSink}: queues bytes on the socket; false when it is above its high-water mark. */
   write(chunk: Uint8Array): boolean {
     if (this.phase === "closed") return true;
     if (!this.#headOut) this.#firstWrite();
-    return this.conn.write(chunk);
+    if (this.conn.write(chunk)) return true;
+    this.#drainOwed = true;
+    return false;
   }
 
   // The response's first bytes. A streamed response that has taken the
@@ -518,7 +529,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
 
   /** {@link ResponseSink}: waits until the socket can take more (or is gone), under the send deadline. */
   waitWritable(): Promise<void> {
-    if (this.phase === "closed") return Promise.resolve();
+    if (this.phase === "closed" || !this.#drainOwed) return Promise.resolve();
     this.#setDeadline("send");
     return new Promise((r) => {
       this.#writableWaiter = () => {
@@ -531,6 +542,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   /** The socket is writable again (the adapter's `onDrain`). */
   onDrain(): void {
     if (this.phase === "upgraded") return this.#upgraded!.onDrain();
+    this.#drainOwed = false;
     this.#wakeWriter();
   }
 

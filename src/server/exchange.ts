@@ -50,8 +50,8 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
   continueSent = false;
   /** The handler has been started. */
   dispatched = false;
-  /** The response now being written is the error answer (onError's or a 500): it must not fail over again. */
-  recovering = false;
+  /** Which answer is being written: 0 the handler's, 1 onError's (after a failure), 2 the plain 500 (the last resort). */
+  recovery: 0 | 1 | 2 = 0;
   #abort: AbortController | null = null;
   #group: ResourceGroup | null = null;
   #aborted = false;

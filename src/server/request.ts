@@ -137,7 +137,7 @@ export class IncomingRequest {
       const body = this.#source.stream;
       if (this.#bodyUsed) throw new TypeError("Body has already been consumed.");
       let headers = this.headers;
-      if (headers.has("expect")) {
+      if (headers.get("expect")?.toLowerCase() === "100-continue") {
         headers = new Headers(headers);
         headers.delete("expect");
       }

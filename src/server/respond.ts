@@ -77,19 +77,34 @@ function wantsClose(headers: Headers): boolean {
 // written beside it (corked where the adapter can) rather than copied.
 const COPY_LIMIT = 16 * 1024;
 
-function writeWhole(sink: ResponseSink, head: string, body: Uint8Array | null): void {
-  if (body === null || body.byteLength === 0) sink.write(encodeHead(head));
-  else if (body.byteLength <= COPY_LIMIT) sink.write(encodeHead(head, body));
-  else {
-    sink.cork();
-    sink.write(encodeHead(head));
-    sink.write(body);
-    sink.uncork();
-  }
+// Returns whether the socket took it all below its high-water mark.
+function writeWhole(sink: ResponseSink, head: string, body: Uint8Array | null): boolean {
+  if (body === null || body.byteLength === 0) return sink.write(encodeHead(head));
+  if (body.byteLength <= COPY_LIMIT) return sink.write(encodeHead(head, body));
+  sink.cork();
+  sink.write(encodeHead(head));
+  const room = sink.write(body);
+  sink.uncork();
+  return room;
+}
+
+// A whole response written: done at once when the socket took it below its
+// high-water mark; otherwise once the socket has drained (or is gone). A
+// large body handed over in one piece is then not "written" while most of
+// it still waits in the send queue: `info.completed` settles and the next
+// pipelined request starts once it has left, and a client that goes away
+// meanwhile aborts the request, as with a streamed body.
+function whenWritten(sink: ResponseSink, room: boolean, keepAlive: boolean): boolean | Promise<boolean> {
+  return room ? keepAlive : sink.waitWritable().then(() => keepAlive);
 }
 
 // A LightResponse: everything is at hand, nothing is built.
-function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts, keepAlive: boolean): boolean {
+function writeParts(
+  sink: ResponseSink,
+  req: RespondingTo,
+  parts: ResponseParts,
+  keepAlive: boolean,
+): boolean | Promise<boolean> {
   const { status, headers } = parts;
   const bodiless = isBodiless(status, req.method);
   const source = parts.body;
@@ -98,10 +113,7 @@ function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts,
     // Constant fields (no Connection, no Content-Length among them): a head
     // encoded once a second, then the length and the body (fixed_head.ts).
     const wire = fixed.encode(status, parts.statusText, source, connectionField(keepAlive, req.versionMinor));
-    if (wire !== null) {
-      sink.write(wire);
-      return keepAlive;
-    }
+    if (wire !== null) return whenWritten(sink, sink.write(wire), keepAlive);
   }
   let declared: string | null = null;
   for (let i = 0; i < headers.length; i++) {
@@ -116,18 +128,15 @@ function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts,
     // body are encoded once, into one buffer. Anything else is encoded below.
     LENGTH.length = source.length;
     const wire = encodeAscii(serializeHead(status, parts.statusText, headers, LENGTH, connection) + source);
-    if (wire !== null) {
-      sink.write(wire);
-      return keepAlive;
-    }
+    if (wire !== null) return whenWritten(sink, sink.write(wire), keepAlive);
   }
   const body = source === null ? null : typeof source === "string" ? encoder.encode(source) : source;
   const length = body === null ? 0 : body.byteLength;
   const framing: ResponseFraming = bodiless
     ? { kind: "none", announce: body === null ? declared : String(length) }
     : { kind: "length", length };
-  writeWhole(sink, serializeHead(status, parts.statusText, headers, framing, connection), bodiless ? null : body);
-  return keepAlive;
+  const head = serializeHead(status, parts.statusText, headers, framing, connection);
+  return whenWritten(sink, writeWhole(sink, head, bodiless ? null : body), keepAlive);
 }
 
 // The framing of a string body, reused: serializeHead reads it at once and
@@ -163,8 +172,7 @@ export function writeResponse(
     bodiless ? { kind: "none", announce: String(whole.byteLength) } : { kind: "length", length: whole.byteLength },
     connectionField(keepAlive, req.versionMinor),
   );
-  writeWhole(sink, head, bodiless ? null : whole);
-  return keepAlive;
+  return whenWritten(sink, writeWhole(sink, head, bodiless ? null : whole), keepAlive);
 }
 
 async function writeStreamed(
@@ -228,8 +236,8 @@ async function writeStreamed(
     pendingRead = reader.read();
     const second = await soon(pendingRead);
     if (second !== PENDING && second.done) {
-      sink.write(encodeHead(head({ kind: "length", length: a.byteLength }, await hiddenType(typeProbe)), a));
-      return keepAlive;
+      const whole = head({ kind: "length", length: a.byteLength }, await hiddenType(typeProbe));
+      return await whenWritten(sink, writeWhole(sink, whole, a), keepAlive);
     }
   }
   void typeProbe?.body?.cancel().catch(() => {});
@@ -301,7 +309,7 @@ async function pumpKnownLength(
     const bytes = toBytes(value);
     sent += bytes.byteLength;
     if (sent > length) throw new Error(`response body is longer than its Content-Length (${length})`);
-    const ok = sink.write(first ? encodeHead(head, bytes) : bytes);
+    const ok = first ? writeWhole(sink, head, bytes) : sink.write(bytes);
     first = false;
     if (!ok) await sink.waitWritable();
   }

@@ -9,6 +9,7 @@
  * fetch is used where the wire format does not matter; a raw socket
  * (test/helpers/raw.ts) where it does: pipelining, keep-alive, framing.
  */
+import net from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { printStderrOnFailure, RUNTIMES, startServer, type RunningServer, type Runtime } from "../helpers/runtime.ts";
 import { RawClient, req, withRaw } from "../helpers/raw.ts";
@@ -201,6 +202,20 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
         }
       };
       await Promise.all(Array.from({ length: 40 }, (_, w) => worker(w)));
+    });
+
+    it("a handler that reads part of a body through its reader and answers: the rest is discarded, the next request answered", async () => {
+      await withRaw(server, async (c) => {
+        const body = Buffer.alloc(200 * 1024, 0x61);
+        await c.write(req("POST", "/peek", { "content-length": String(body.length) }));
+        await c.write(body);
+        await c.write(req("GET", "/hello?i=after-peek"));
+        const r = await c.readResponse();
+        expect(r.status).toBe(413);
+        expect(r.text()).toMatch(/^peeked \d+$/);
+        const next = await c.readResponse({ timeoutMs: 5000 });
+        expect(next.text()).toBe("hello after-peek");
+      });
     });
 
     it("closes the connection after a response to `Connection: close`", async () => {
@@ -558,6 +573,25 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
       const s = await eventually(() => state(id), (s) => s.state?.completed != null);
       expect(s.state?.completed).toBe("resolved");
       expect(s.state?.aborted).toBe(false);
+    });
+
+    it("a large body handed over in one piece: completed waits for it to leave, and a client gone before aborts", async () => {
+      const id = uniqueId("big");
+      // A client that reads the head and a little, then stops reading.
+      const socket = net.connect(server.port, "127.0.0.1");
+      await new Promise((r) => socket.once("connect", r));
+      socket.write(req("GET", `/track-big?id=${id}`));
+      await new Promise((r) => socket.once("data", r));
+      socket.pause();
+      await eventually(() => state(id), (s) => s.state?.started === true);
+      await new Promise((r) => setTimeout(r, 300));
+      // 32 MiB cannot all have left: the response is not written yet.
+      expect((await state(id)).state).toMatchObject({ completed: null, aborted: false });
+      socket.destroy();
+      const after = await eventually(() => state(id), (s) => s.state?.aborted === true, 5000);
+      expect(after.state?.aborted).toBe(true);
+      expect((await eventually(() => state(id), (s) => s.state?.completed != null, 5000)).state?.completed)
+        .toBe("resolved");
     });
 
     it("keeps serving other clients after a disconnect", async () => {
