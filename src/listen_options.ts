@@ -62,7 +62,11 @@ function fail(message: string): never {
 function known(where: string, value: object, names: Set<string>): void {
   for (const [name, v] of Object.entries(value)) {
     // A key spelled out as undefined carries nothing (`{ ...defaults, port: undefined }`).
-    if (v !== undefined && !names.has(name)) fail(`unknown option \`${where}${name}\``);
+    if (v !== undefined && !names.has(name)) {
+      // Deno.serve and Bun.serve take the certificate at the top level.
+      const hint = where === "" && (name === "cert" || name === "key") ? " (TLS goes in `tls: { cert, key }`)" : "";
+      fail(`unknown option \`${where}${name}\`${hint}`);
+    }
   }
 }
 
@@ -141,6 +145,10 @@ export function checkServeOptions(init: ServeInit): void {
     for (const name of ["cert", "key"] as const) {
       if (init.tls[name] === undefined) fail(`\`tls\` needs both \`cert\` and \`key\`; \`tls.${name}\` is missing`);
     }
+  }
+  if (init.proxyProtocol === true && init.tls !== undefined) {
+    // The header comes before TLS on the wire, and the server would read it inside.
+    fail("`proxyProtocol` cannot be combined with `tls`: terminate TLS at the balancer that sends the PROXY header");
   }
   if (init.path !== undefined) {
     for (const name of ["port", "hostname", "reusePort", "tls"] as const) {

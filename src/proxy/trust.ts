@@ -38,7 +38,9 @@ export function trustForwarded(handler: Handler, trust: true | string[]): Handle
   const matcher = trust === true ? null : new IpMatcher(trust);
   const trusted = (address: string) => matcher === null || matcher.has(address);
   return (request, info) => {
-    if (!trusted(info.remoteAddr.hostname)) return handler(request, info);
+    // A unix socket's peer has no address: only `true` trusts it.
+    const peer = info.remoteAddr;
+    if (peer.transport !== "tcp" ? matcher !== null : !trusted(peer.hostname)) return handler(request, info);
     const headers = request.headers;
     const xff = headers.get("x-forwarded-for");
     const proto = first(headers.get("x-forwarded-proto"))?.toLowerCase();
@@ -49,7 +51,7 @@ export function trustForwarded(handler: Handler, trust: true | string[]): Handle
       if (url !== null && url !== request.url) req = withUrl(request, url);
     }
     const client = xff === null ? null : nearestUntrusted(xff, trusted);
-    if (client === null || client === info.remoteAddr.hostname) return handler(req, info);
+    if (client === null) return handler(req, info);
     const remoteAddr: NetAddr = { transport: "tcp", hostname: client, port: 0 };
     return handler(req, withRemote(info, remoteAddr));
   };

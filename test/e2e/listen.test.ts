@@ -167,6 +167,12 @@ describe("options serve() cannot use", () => {
         "serve(): `path` (a unix socket) cannot be combined with `tls` (TLS over a unix socket is not available on every runtime)",
       ),
     );
+    expect(r.proxyProtocolWithTls).toEqual(
+      refused(
+        "serve(): `proxyProtocol` cannot be combined with `tls`: terminate TLS at the balancer that sends the PROXY header",
+      ),
+    );
+    expect(r.topLevelCert).toEqual(refused("serve(): unknown option `cert` (TLS goes in `tls: { cert, key }`)"));
     expect(r.unknown).toEqual(refused("serve(): unknown option `prot`"));
     expect(r.unknownHandlerFirst).toEqual(refused("serve(): unknown option `hostnme`"));
     expect(r.unknownLimit).toEqual(refused("serve(): unknown option `limits.maxBodyByte`"));

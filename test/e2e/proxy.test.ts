@@ -106,6 +106,26 @@ describe.each(RUNTIMES)("proxies on %s", (runtime) => {
     }
   });
 
+  it("on a unix socket (nginx's proxy_pass http://unix:…): a list trusts nobody there, true trusts the peer", async () => {
+    const ask = (socket: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = net.connect(socket);
+        const got: Buffer[] = [];
+        s.on("data", (d) => got.push(d));
+        s.on("error", reject);
+        s.on("close", () => resolve(Buffer.concat(got).toString("latin1")));
+        s.write(
+          "GET /who HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7\r\nX-Forwarded-Proto: https\r\n" +
+            "Connection: close\r\n\r\n",
+        );
+      });
+    const list = await ask(ports.unixList as unknown as string);
+    expect(list).toMatch(/^HTTP\/1\.1 200 /); // was a 500 on every request: the peer has no hostname
+    expect(json(list)).toMatchObject({ remoteAddr: { transport: "unix", path: "" }, url: "http://a/who" });
+    const all = json(await ask(ports.unixAll as unknown as string));
+    expect(all).toMatchObject({ remoteAddr: { transport: "tcp", hostname: "198.51.100.7", port: 0 }, url: "https://a/who" });
+  });
+
   it("judges trust on the PROXY header's address when both are on", async () => {
     const fwd = "GET /who HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.50\r\nConnection: close\r\n\r\n";
     const fromLb = json((await exchange(ports.ppTrust, ["PROXY TCP4 192.0.2.10 127.0.0.1 1000 80\r\n" + fwd])).text);
