@@ -105,16 +105,23 @@ export class StoreConnection {
     }
   }
 
-  // The client once it is ready. Known down: fail now rather than wait.
+  // The client once it is ready. Known down: fail now rather than wait;
+  // and the commands waiting for a first connection fail as soon as it is
+  // refused, rather than at their deadline (5 s on a process's first).
   #connected(): Promise<Client> {
     const client = this.#client ?? this.#connect();
     if (client.isReady) return Promise.resolve(client);
     if (this.#down) return Promise.reject(new Error("the store is down; reconnecting"));
-    return (this.#ready ??= new Promise<void>((resolve) => {
-      client.once("ready", () => {
-        this.#ready = null;
-        resolve();
-      });
+    return (this.#ready ??= new Promise<void>((resolve, reject) => {
+      const settle = (e?: Error) => {
+        client.off("ready", settle);
+        client.off("error", settle);
+        if (this.#client === client) this.#ready = null;
+        if (e === undefined) resolve();
+        else reject(e);
+      };
+      client.on("ready", settle);
+      client.on("error", settle);
     })).then(() => client);
   }
 

@@ -210,6 +210,26 @@ describe("continuations in Redis shared by node, deno and bun", () => {
   }, 30_000);
 });
 
+describe("a store that refuses connections from the start", () => {
+  it.each(RUNTIMES)("answers a process's first servlet request 503 at once on %s, not after the 5 s first-connect deadline", async (runtime) => {
+    const dead = `redis://127.0.0.1:${await freePort()}`; // nothing listens there
+    const s = await startServer(runtime, "redis_app.mjs", { env: { REDIS_URL: dead } });
+    try {
+      const t0 = Date.now();
+      const r = await page(s.url, "/sum2/");
+      const ms = Date.now() - t0;
+      expect(r.status).toBe(503);
+      expect(r.text).toContain("session store cannot be reached");
+      // The refusal fails the request (ECONNREFUSED); before, it waited out the 5 s deadline.
+      expect(ms).toBeLessThan(2500);
+      expect(s.stderr()).toContain("is unreachable");
+      expect((await page(s.url, "/whoami")).text).toContain(runtime); // the rest of the app answers
+    } finally {
+      await s.stop();
+    }
+  }, 20_000);
+});
+
 /** A GET on a fresh connection (so the kernel or node:cluster may pick another worker each time). */
 function fresh(port: number, path: string): Promise<{ status: number; text: string; link: string }> {
   return new Promise((resolve, reject) => {
