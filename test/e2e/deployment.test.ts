@@ -13,6 +13,7 @@
  * client from 127.0.0.3, so the addresses tell who is who.
  */
 import http from "node:http";
+import net from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { printStderrOnFailure, RUNTIMES, type RunningServer, startServer } from "../helpers/runtime.ts";
 import { freePort, type RedisServer, startRedis } from "../helpers/redis.ts";
@@ -81,6 +82,8 @@ http {
   access_log off;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
   uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  # An HTTP/1.0 request may come without Host: name the proxy's own address then.
+  map $http_host $upstream_host { "" $server_addr:$server_port; default $http_host; }
   upstream portico {
 ${upstreams(httpPorts)}
     keepalive 16;
@@ -91,10 +94,10 @@ ${upstreams(httpPorts)}
       proxy_pass http://portico;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
+      proxy_set_header Host $upstream_host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Host $upstream_host;
       proxy_bind 127.0.0.2;
       proxy_connect_timeout 1s;
       proxy_next_upstream error timeout;
@@ -181,6 +184,18 @@ describe("redis-server, node, deno and bun behind nginx", () => {
     );
     expect(viaStream.remote.hostname).toBe("127.0.0.3");
     expect(viaStream.remote.port).toBe(viaStream.local);
+  });
+
+  it("answers an HTTP/1.0 request without Host through nginx (a health checker's), with the proxy's address as host", async () => {
+    const text = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(front, "127.0.0.1", () => s.write("GET /whoami HTTP/1.0\r\n\r\n"));
+      let got = "";
+      s.on("data", (d) => (got += d));
+      s.on("error", reject);
+      s.on("close", () => resolve(got));
+    });
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text).toMatch(/\r\n\r\n(node|deno|bun) \d+$/);
   });
 
   it("finishes a walk while a process is killed and restarted in the middle of it", async () => {
