@@ -45,7 +45,7 @@ class NodeConn implements Conn, HeldWrites {
     const s = this.#socket;
     if (s.destroyed) return true;
     if (!this.#registered) {
-      if (!holdWrites(this)) return s.write(chunk);
+      if (!holdWrites(this)) return s.write(chunk) || s.writableLength < s.writableHighWaterMark;
       this.#registered = true;
     }
     if (this.#corked) return s.write(chunk);
@@ -62,6 +62,12 @@ class NodeConn implements Conn, HeldWrites {
     if (this.#held !== null) this.#send();
     return s.write(chunk);
   }
+
+  // write() answers false once the socket holds more than its high-water
+  // mark, as net.Socket does. Not for a write that the kernel took at once
+  // (net.Socket says false for any write above the mark, then "drain" on the
+  // next tick with nothing left): the writer would wait a turn for nothing.
+  // The "drain" still comes; onDrain with no one waiting does nothing.
 
   // Hands what is kept to the socket: one write, several pieces joined
   // first (the answers to pipelined requests; less than the high-water

@@ -132,6 +132,12 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // kernel takes everything at once): a wait that starts after that must
   // not wait for a drain that already came.
   #drainOwed = false;
+  // A response written while the socket was above its high-water mark: its
+  // bytes still wait in the send queue, so its exchange is not finished
+  // (`completed` pending, its signal can still abort) until the drain. The
+  // connection goes on meanwhile: no promise, no turn, nothing per
+  // response when the socket has room.
+  #unsent: Exchange | null = null;
 
   constructor(conn: Conn, server: ConnectionServer, group: ResourceGroup) {
     this.conn = conn;
@@ -543,6 +549,11 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   onDrain(): void {
     if (this.phase === "upgraded") return this.#upgraded!.onDrain();
     this.#drainOwed = false;
+    const sent = this.#unsent;
+    if (sent !== null) {
+      this.#unsent = null;
+      sent.finish();
+    }
     this.#wakeWriter();
   }
 
@@ -601,7 +612,8 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // ---------------------------------------------------------------- 5. after the response
 
   #responded(ex: Exchange, keepAlive: boolean): void {
-    ex.finish();
+    if (this.#drainOwed && this.phase !== "closed") this.#finishWhenSent(ex);
+    else ex.finish();
     if (this.phase === "closed") return;
     if (!keepAlive) this.#closeAfterResponse = true;
     if (ex.complete) this.#next();
@@ -612,6 +624,14 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       this.#discardLeft = Math.max(this.#discardLeft, DISCARD_LIMIT);
       if (this.#readPaused) this.#resumeRead();
     }
+  }
+
+  #finishWhenSent(ex: Exchange): void {
+    // One at a time: an earlier one still waiting counts as sent (the
+    // answers to pipelined requests drain together).
+    this.#unsent?.finish();
+    ex.sending();
+    this.#unsent = ex;
   }
 
   // Whether the rest of an unread body may be read and thrown away so that
@@ -704,6 +724,13 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     this.handlerDeadline = 0;
     const ex = this.#current;
     if (ex !== null && !ex.responded) ex.abort(clientGone(error));
+    const unsent = this.#unsent;
+    if (unsent !== null) {
+      // The client went away before the response's last bytes left.
+      this.#unsent = null;
+      unsent.abort(clientGone(error));
+      unsent.finish();
+    }
     if (upgraded !== null) {
       try {
         upgraded.onClose(error);

@@ -58,6 +58,7 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
   /** Why the request was aborted (client gone, handler timeout), or undefined. */
   abortReason: unknown = undefined;
   #completed: Promise<void> | null = null;
+  #sending = false; // see sending()
   #resolveCompleted: (() => void) | null = null;
 
   /** An exchange for `head`, whose absolute URL is `url`; its group will be a child of `parentGroup` (the connection's). */
@@ -80,7 +81,7 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
   /** Settles when the response has been written or the connection died. */
   get completed(): Promise<void> {
     if (this.#completed === null) {
-      if (this.responded) this.#completed = Promise.resolve();
+      if (this.responded && !this.#sending) this.#completed = Promise.resolve();
       else this.#completed = new Promise((r) => (this.#resolveCompleted = r));
     }
     return this.#completed;
@@ -141,9 +142,20 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
     this.#resolveCompleted?.();
   }
 
+  /**
+   * The response is written, but its last bytes still wait in the send
+   * queue: `completed` stays pending and the signal can still abort until
+   * `finish()`.
+   */
+  sending(): void {
+    this.responded = true;
+    this.#sending = true;
+  }
+
   /** The response is done: settle `completed`, close the request group. */
   finish(): void {
     this.responded = true;
+    this.#sending = false;
     this.#resolveCompleted?.();
     if (this.#group) void this.#group.shutdown();
   }

@@ -88,23 +88,8 @@ function writeWhole(sink: ResponseSink, head: string, body: Uint8Array | null): 
   return room;
 }
 
-// A whole response written: done at once when the socket took it below its
-// high-water mark; otherwise once the socket has drained (or is gone). A
-// large body handed over in one piece is then not "written" while most of
-// it still waits in the send queue: `info.completed` settles and the next
-// pipelined request starts once it has left, and a client that goes away
-// meanwhile aborts the request, as with a streamed body.
-function whenWritten(sink: ResponseSink, room: boolean, keepAlive: boolean): boolean | Promise<boolean> {
-  return room ? keepAlive : sink.waitWritable().then(() => keepAlive);
-}
-
 // A LightResponse: everything is at hand, nothing is built.
-function writeParts(
-  sink: ResponseSink,
-  req: RespondingTo,
-  parts: ResponseParts,
-  keepAlive: boolean,
-): boolean | Promise<boolean> {
+function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts, keepAlive: boolean): boolean {
   const { status, headers } = parts;
   const bodiless = isBodiless(status, req.method);
   const source = parts.body;
@@ -113,7 +98,10 @@ function writeParts(
     // Constant fields (no Connection, no Content-Length among them): a head
     // encoded once a second, then the length and the body (fixed_head.ts).
     const wire = fixed.encode(status, parts.statusText, source, connectionField(keepAlive, req.versionMinor));
-    if (wire !== null) return whenWritten(sink, sink.write(wire), keepAlive);
+    if (wire !== null) {
+      sink.write(wire);
+      return keepAlive;
+    }
   }
   let declared: string | null = null;
   for (let i = 0; i < headers.length; i++) {
@@ -128,7 +116,10 @@ function writeParts(
     // body are encoded once, into one buffer. Anything else is encoded below.
     LENGTH.length = source.length;
     const wire = encodeAscii(serializeHead(status, parts.statusText, headers, LENGTH, connection) + source);
-    if (wire !== null) return whenWritten(sink, sink.write(wire), keepAlive);
+    if (wire !== null) {
+      sink.write(wire);
+      return keepAlive;
+    }
   }
   const body = source === null ? null : typeof source === "string" ? encoder.encode(source) : source;
   const length = body === null ? 0 : body.byteLength;
@@ -136,7 +127,8 @@ function writeParts(
     ? { kind: "none", announce: body === null ? declared : String(length) }
     : { kind: "length", length };
   const head = serializeHead(status, parts.statusText, headers, framing, connection);
-  return whenWritten(sink, writeWhole(sink, head, bodiless ? null : body), keepAlive);
+  writeWhole(sink, head, bodiless ? null : body);
+  return keepAlive;
 }
 
 // The framing of a string body, reused: serializeHead reads it at once and
@@ -172,7 +164,8 @@ export function writeResponse(
     bodiless ? { kind: "none", announce: String(whole.byteLength) } : { kind: "length", length: whole.byteLength },
     connectionField(keepAlive, req.versionMinor),
   );
-  return whenWritten(sink, writeWhole(sink, head, bodiless ? null : whole), keepAlive);
+  writeWhole(sink, head, bodiless ? null : whole);
+  return keepAlive;
 }
 
 async function writeStreamed(
@@ -237,7 +230,8 @@ async function writeStreamed(
     const second = await soon(pendingRead);
     if (second !== PENDING && second.done) {
       const whole = head({ kind: "length", length: a.byteLength }, await hiddenType(typeProbe));
-      return await whenWritten(sink, writeWhole(sink, whole, a), keepAlive);
+      writeWhole(sink, whole, a);
+      return keepAlive;
     }
   }
   void typeProbe?.body?.cancel().catch(() => {});
