@@ -45,6 +45,10 @@ class NodeConn implements Conn, HeldWrites {
     const s = this.#socket;
     if (s.destroyed) return true;
     if (!this.#registered) {
+      // False only while the socket still holds more than its high-water
+      // mark: net.Socket says false for any write above the mark, even one
+      // the kernel took at once (its "drain" then comes a tick later with
+      // nothing left, and an onDrain with nobody waiting does nothing).
       if (!holdWrites(this)) return s.write(chunk) || s.writableLength < s.writableHighWaterMark;
       this.#registered = true;
     }
@@ -62,12 +66,6 @@ class NodeConn implements Conn, HeldWrites {
     if (this.#held !== null) this.#send();
     return s.write(chunk);
   }
-
-  // write() answers false once the socket holds more than its high-water
-  // mark, as net.Socket does. Not for a write that the kernel took at once
-  // (net.Socket says false for any write above the mark, then "drain" on the
-  // next tick with nothing left): the writer would wait a turn for nothing.
-  // The "drain" still comes; onDrain with no one waiting does nothing.
 
   // Hands what is kept to the socket: one write, several pieces joined
   // first (the answers to pipelined requests; less than the high-water

@@ -126,8 +126,7 @@ function writeParts(sink: ResponseSink, req: RespondingTo, parts: ResponseParts,
   const framing: ResponseFraming = bodiless
     ? { kind: "none", announce: body === null ? declared : String(length) }
     : { kind: "length", length };
-  const head = serializeHead(status, parts.statusText, headers, framing, connection);
-  writeWhole(sink, head, bodiless ? null : body);
+  writeWhole(sink, serializeHead(status, parts.statusText, headers, framing, connection), bodiless ? null : body);
   return keepAlive;
 }
 
