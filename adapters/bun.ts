@@ -32,6 +32,8 @@ interface BunSocket {
 interface BunListener {
   readonly port: number;
   readonly hostname: string;
+  /** Fills `out` with the bound address (Bun 1.1+). */
+  getsockname?(out: { address?: string; port?: number }): void;
   readonly unix?: string;
   stop(closeActiveConnections?: boolean): void;
   ref(): void;
@@ -226,6 +228,18 @@ class BunConnection implements Conn, HeldWrites {
   }
 }
 
+// The address the listener is bound to: `hostname` is the name it was given
+// ("localhost"), where Node and Deno report the address it resolved to.
+function boundAddress(listener: BunListener): string {
+  const out: { address?: string } = {};
+  try {
+    listener.getsockname?.(out);
+  } catch {
+    // an older Bun: the name given
+  }
+  return out.address ?? listener.hostname;
+}
+
 /**
  * The adapter for Bun (`Bun.listen`).
  *
@@ -279,7 +293,7 @@ export const bunAdapter: SocketAdapter = {
     });
     let closed = false;
     return Promise.resolve({
-      addr: unix ?? { transport: "tcp", hostname: listener.hostname, port: listener.port },
+      addr: unix ?? { transport: "tcp", hostname: boundAddress(listener), port: listener.port },
       close: () => {
         if (!closed) {
           closed = true;

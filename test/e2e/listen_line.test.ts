@@ -4,6 +4,7 @@
  * open beside it, an IPv6 address in brackets. The fixture
  * (test/fixtures/listen_line.mjs) then fetches a page from that address.
  */
+import dns from "node:dns/promises";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -28,11 +29,17 @@ function run(runtime: (typeof RUNTIMES)[number], hostname: string): Promise<{ co
   });
 }
 
+// What "localhost" resolves to here, as node's own listen() would bind it.
+const LOCALHOST = (await dns.lookup("localhost")).address;
+const hostPart = (address: string) => (address.includes(":") ? `[${address}]` : address);
+
 const CASES: [hostname: string, line: (port: string) => string][] = [
   ["0.0.0.0", (p) => `Listening on http://0.0.0.0:${p}/ (http://localhost:${p}/)`],
   ["::", (p) => `Listening on http://[::]:${p}/ (http://localhost:${p}/)`],
   ["127.0.0.1", (p) => `Listening on http://127.0.0.1:${p}/`],
   ["::1", (p) => `Listening on http://[::1]:${p}/`],
+  // The address bound, not the name (Bun's listener reported "localhost").
+  ["localhost", (p) => `Listening on http://${hostPart(LOCALHOST)}:${p}/`],
 ];
 
 describe.each(RUNTIMES)("the default onListen line on %s", (runtime) => {
