@@ -10,6 +10,7 @@
 
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { isPlainName } from "./path.ts";
 
 /** One entry of a listing. */
 export interface ListingEntry {
@@ -25,7 +26,9 @@ export interface ListingEntry {
 
 /**
  * Reads the entries of `dir`, directories first, then by name; names
- * starting with "." are left out unless `dotfiles` is true.
+ * starting with "." are left out unless `dotfiles` is true, and so are
+ * names that a request cannot reach (a backslash in them, say), which
+ * would be links to a 404.
  *
  * @example
  * ```ts
@@ -34,7 +37,7 @@ export interface ListingEntry {
  * ```
  */
 export async function readListing(dir: string, dotfiles: boolean): Promise<ListingEntry[]> {
-  const names = (await readdir(dir)).filter((name) => dotfiles || !name.startsWith("."));
+  const names = (await readdir(dir)).filter((name) => (dotfiles || !name.startsWith(".")) && isPlainName(name));
   const entries = await Promise.all(names.map(async (name): Promise<ListingEntry> => {
     try {
       // stat, not lstat: a link is listed as what it leads to.

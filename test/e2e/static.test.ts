@@ -93,6 +93,7 @@ function makeTree(): Tree {
   w(`escape/${EVIL_NAMES[0]}`, "evil one");
   w(`escape/${EVIL_NAMES[1]}`, "evil two");
   w(`escape/${EVIL_NAMES[2]}/inner.txt`, "evil dir");
+  w("escape/back\\slash.txt", "no request can reach this name"); // a backslash is refused in a path
   w("big.bin", "");
   truncateSync(path.join(root, "big.bin"), 256 * MiB); // sparse: costs no disk
   w("huge.bin", "");
@@ -590,6 +591,7 @@ describe.each(RUNTIMES)("static files on %s", (runtime: Runtime) => {
       expect(bodies).toContain("evil one");
       expect(bodies).toContain("evil two");
       expect(bodies.some((b) => b.includes("inner.txt"))).toBe(true); // the listing of the evil directory
+      expect(page).not.toContain("slash.txt"); // not listed: its link would be a 404
     });
 
     it("escapes the path in the title", async () => {
