@@ -778,9 +778,12 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     if (kind === "headers" && this.#current === null) {
       if (this.#betweenRequests && this.#stash === null) return this.#close();
       this.#framingBroken = true;
+      // One line saying what went wrong, as every error answer of the server's own.
+      const body = "request head timed out\n";
       const head =
-        `HTTP/1.1 408 Request Timeout\r\ndate: ${httpDate()}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`;
-      this.conn.write(encodeHead(head));
+        `HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ndate: ${httpDate()}\r\n` +
+        `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+      this.conn.write(encodeHead(head + body));
       return this.#close();
     }
     if (kind === "body" && this.#current !== null && !this.#current.complete) {

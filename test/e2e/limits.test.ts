@@ -8,7 +8,7 @@
  * app servers with different options, started through its control server.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { RawClient, req } from "../helpers/raw.ts";
+import { RawClient, type RawResponse, req } from "../helpers/raw.ts";
 import { printStderrOnFailure, RUNTIMES, type Runtime } from "../helpers/runtime.ts";
 import { eventually, sleep, uniqueId } from "../helpers/util.ts";
 import {
@@ -52,13 +52,14 @@ describe.each(RUNTIMES)("limits and timeouts on %s", (runtime: Runtime) => {
   beforeEach((ctx) => printStderrOnFailure(ctx, `${runtime} server`, () => fx?.process));
 
   /** Reads one response, then expects the server to close the connection (FIN, no reset, nothing more). */
-  async function statusThenClose(c: WatchedClient, status: number): Promise<void> {
+  async function statusThenClose(c: WatchedClient, status: number): Promise<RawResponse> {
     const r = await c.client.readResponse({ timeoutMs: 5000 });
     expect(r.status).toBe(status);
     expect(r.header("connection")).toMatch(/close/i);
     expect(await c.client.waitForServerClose(2000)).toBe(true);
     expect(c.client.buffered.length).toBe(0);
     expect(c.errors).toEqual([]);
+    return r;
   }
 
   async function withClient<T>(port: number, fn: (c: WatchedClient) => Promise<T>): Promise<T> {
@@ -222,7 +223,8 @@ describe.each(RUNTIMES)("limits and timeouts on %s", (runtime: Runtime) => {
           if (!c.client.peerEnded && i < head.length - 2) void c.client.write(head[i++]!).catch(() => {});
         }, 50);
         try {
-          await statusThenClose(c, 408);
+          // One line saying what went wrong, like the 408 of a body that stalls.
+          expect((await statusThenClose(c, 408)).text()).toBe("request head timed out\n");
         } finally {
           clearInterval(timer);
         }
