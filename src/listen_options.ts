@@ -63,7 +63,7 @@ function known(where: string, value: object, names: Set<string>): void {
   for (const [name, v] of Object.entries(value)) {
     // A key spelled out as undefined carries nothing (`{ ...defaults, port: undefined }`).
     if (v !== undefined && !names.has(name)) {
-      // Deno.serve and Bun.serve take the certificate at the top level.
+      // The Deno and Bun servers take the certificate at the top level.
       const hint = where === "" && (name === "cert" || name === "key") ? " (TLS goes in `tls: { cert, key }`)" : "";
       fail(`unknown option \`${where}${name}\`${hint}`);
     }
