@@ -9,7 +9,7 @@
 import type { TcpAddr } from "../adapter.ts";
 import { ResourceGroup } from "../groups/group.ts";
 import { splitUrl } from "../http/url.ts";
-import { BODY_SIZE, RESPONSE_PARTS, type ResponseParts } from "../server/light_response.ts";
+import { knownBodySize } from "../server/light_response.ts";
 import type { Handler, ServeHandlerInfo } from "../types.ts";
 import { type RouteEntry, RouteTrie } from "./trie.ts";
 
@@ -244,38 +244,10 @@ class MountInfo implements ServeHandlerInfo {
 // body (RFC 9110 §9.3.2: the fields GET would send).
 async function dropBody(result: Response | Promise<Response>): Promise<Response> {
   const r = await result;
-  const length = knownLength(r); // before r.body, which would build the platform Response
+  const length = knownBodySize(r); // before r.body, which would build the platform Response
   if (r.body === null) return r;
   void r.body.cancel().catch(() => {});
   const headers = new Headers(r.headers);
   if (length !== null && !headers.has("content-length")) headers.set("content-length", String(length));
   return new Response(null, { status: r.status, statusText: r.statusText, headers });
-}
-
-// The size of a body known without reading it: a lightweight Response's
-// string or bytes, a Blob's size.
-function knownLength(r: Response): number | null {
-  const parts = (r as { [RESPONSE_PARTS]?: () => ResponseParts | null })[RESPONSE_PARTS]?.();
-  if (parts) {
-    const body = parts.body;
-    return body === null ? null : typeof body === "string" ? utf8Length(body) : body.byteLength;
-  }
-  const size = (r as { [BODY_SIZE]?: () => number })[BODY_SIZE]?.() ?? -1;
-  return size >= 0 ? size : null;
-}
-
-// The UTF-8 size of a string, without encoding it (a lone surrogate
-// counts as U+FFFD, 3 bytes, as TextEncoder writes it).
-function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2; // a pair: 4 bytes for 2 code units
-      i++;
-    } else n += 2;
-  }
-  return n;
 }

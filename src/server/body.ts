@@ -90,7 +90,7 @@ export class BodyStream {
   /** Reads the whole body without a stream (the stream must not have been touched). */
   collect(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#error !== null) return Promise.reject(this.#error);
-    if (this.#failAfter !== null) return this.#failNow();
+    if (this.#failAfter !== null) return Promise.reject(this.#failNow());
     if (this.#ending && this.#stream === null) {
       // Already complete (the usual case for a small body): no waiting.
       const all = concatBytes(this.#queue);
@@ -124,7 +124,7 @@ export class BodyStream {
       this.#closeNow();
       return;
     } else if (this.#failAfter !== null) {
-      void this.#failNow().catch(() => {});
+      this.#failNow();
       return;
     } else {
       this.#waiting = true;
@@ -174,11 +174,12 @@ export class BodyStream {
     this.#failAfter = { reason };
   }
 
-  #failNow(): Promise<never> {
+  // The held failure reaches the readers now; returns its reason.
+  #failNow(): unknown {
     const reason = this.#failAfter!.reason;
     this.#failAfter = null;
     this.error(reason);
-    return Promise.reject(reason);
+    return reason;
   }
 
   /**

@@ -55,6 +55,44 @@ export const RESPONSE_PARTS: unique symbol = Symbol.for("portico.response-parts"
  */
 export const BODY_SIZE: unique symbol = Symbol.for("portico.body-size") as never;
 
+/**
+ * The size of `response`'s body where it is known without reading it: a
+ * lightweight Response's string (its UTF-8 size) or bytes, a Blob's size;
+ * else null.
+ *
+ * @example
+ * ```ts
+ * import { knownBodySize, makeLightResponse } from "./light_response.ts";
+ * const LightResponse = makeLightResponse(Response);
+ * console.log(knownBodySize(new LightResponse("héllo"))); // 6
+ * ```
+ */
+export function knownBodySize(response: Response): number | null {
+  const parts = (response as { [RESPONSE_PARTS]?: () => ResponseParts | null })[RESPONSE_PARTS]?.();
+  if (parts) {
+    const body = parts.body;
+    return body === null ? null : typeof body === "string" ? utf8Length(body) : body.byteLength;
+  }
+  const size = (response as { [BODY_SIZE]?: () => number })[BODY_SIZE]?.() ?? -1;
+  return size >= 0 ? size : null;
+}
+
+// The UTF-8 size of a string, without encoding it (a lone surrogate
+// counts as U+FFFD, 3 bytes, as TextEncoder writes it).
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 4 bytes for 2 code units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n\u0100-\uffff]/; // NUL, CR, LF, or not a byte
 const OWS = /^[\t ]+|[\t ]+$/g;

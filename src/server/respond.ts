@@ -22,7 +22,7 @@ import {
   serializeHead,
 } from "../http/response.ts";
 import { joinShared } from "../http/bytes.ts";
-import { BODY_SIZE, headerFields, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
+import { headerFields, knownBodySize, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
 import { staticBody } from "./static_body.ts";
 
 const encoder = new TextEncoder();
@@ -61,12 +61,6 @@ function toBytes(chunk: unknown): Uint8Array {
 }
 
 const CLOSE = /(?:^|,)\s*close\s*(?:,|$)/i;
-
-// The size of a body known before it is read (a Blob's), as a Content-Length value.
-function knownSize(response: Response): string | null {
-  const size = (response as { [BODY_SIZE]?: () => number })[BODY_SIZE]?.() ?? -1;
-  return size >= 0 ? String(size) : null;
-}
 
 function wantsClose(headers: Headers): boolean {
   const c = headers.get("connection");
@@ -151,7 +145,9 @@ export function writeResponse(
   if (parts) return writeParts(sink, req, parts, keepAlive);
   const headers = response.headers;
   if (keepAlive && wantsClose(headers)) keepAlive = false;
-  const declared = headers.get("content-length") ?? knownSize(response);
+  // A body whose size is known before it is read (a Blob's) is sent with it.
+  const size = knownBodySize(response);
+  const declared = headers.get("content-length") ?? (size === null ? null : String(size));
   // A body that is already complete (undici keeps its source): no streaming.
   const whole = declared === null ? staticBody(response) : null;
   if (whole === null) return writeStreamed(sink, req, response, keepAlive, declared);
