@@ -8,7 +8,9 @@
  * @module
  */
 
+import { readAll } from "../http/bytes.ts";
 import { HttpError } from "../http/errors.ts";
+import { parseFormBody } from "./multipart.ts";
 
 /** Typed access to named fields, from a query string or a form body. */
 export class Fields {
@@ -120,24 +122,13 @@ export async function form(request: Request, options: FormOptions = {}): Promise
   if (kind !== "application/x-www-form-urlencoded" && kind !== "multipart/form-data") {
     throw new HttpError("BAD_REQUEST", `expected a form body, got content-type "${type || "none"}"`);
   }
-  const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > max) throw new HttpError("BODY_TOO_LARGE", `form body larger than ${max} bytes`);
-  let seen = 0;
-  const limited = request.body?.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > max) controller.error(new HttpError("BODY_TOO_LARGE", `form body larger than ${max} bytes`));
-        else controller.enqueue(chunk);
-      },
-    }),
-  ) ?? null;
+  const tooLarge = () => new HttpError("BODY_TOO_LARGE", `form body larger than ${max} bytes`);
+  if (Number(request.headers.get("content-length") ?? NaN) > max) throw tooLarge();
+  const body = request.body === null ? new Uint8Array(0) : await readAll(request.body, max, tooLarge);
   let data: FormData;
   try {
-    data = await new Response(limited, { headers: { "content-type": type } }).formData();
+    data = parseFormBody(body, type);
   } catch (e) {
-    if (e instanceof HttpError) throw e;
-    if (seen > max) throw new HttpError("BODY_TOO_LARGE", `form body larger than ${max} bytes`);
     throw new HttpError("BAD_REQUEST", `malformed form body: ${(e as Error).message}`);
   }
   return new Fields("form", (name) => data.getAll(name) as (string | File)[]);

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { parseFormBody } from "../forms/multipart.ts";
 import { readAll } from "../http/bytes.ts";
 import { forwardToPlatform } from "./forward.ts";
 
@@ -123,6 +124,17 @@ export class IncomingRequest {
   /** Reads the whole body as JSON. */
   json(): Promise<unknown> {
     return this.text().then(JSON.parse);
+  }
+
+  /**
+   * Reads the whole body as a form, with portico's own parser rather than
+   * the platform's: the platforms disagree on files' types, cut-off bodies
+   * and more (see forms/multipart.ts), and a handler should get the same
+   * form from every runtime. A malformed body is a `TypeError`, as there.
+   */
+  formData(): Promise<FormData> {
+    const type = this.headers.get("content-type");
+    return this.bytes().then((body) => parseFormBody(body, type));
   }
 
   /**
