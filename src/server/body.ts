@@ -82,6 +82,15 @@ export class BodyStream {
     return this.#stream;
   }
 
+  /**
+   * Whether `response` carries this body as its own (`new Response(req.body)`):
+   * its writer will read it. Asked only once the handler has taken the
+   * stream, so that a response's body is not looked at (built) otherwise.
+   */
+  carriedBy(response: Response): boolean {
+    return this.#stream !== null && response.body === this.#stream;
+  }
+
   /** Whether a stream was built and is locked to a reader. */
   get locked(): boolean {
     return this.#stream?.locked ?? false;

@@ -472,7 +472,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     if (upgrade !== undefined) return this.#upgrade(ex, upgrade);
     let keepAlive = ex.head.keepAlive && !this.#closeAfterResponse && !this.#peerEnded &&
       !this.#server.shuttingDown && !this.#framingBroken;
-    if (keepAlive && !ex.complete) keepAlive = this.#canDiscardRest(ex);
+    if (keepAlive && !ex.complete) keepAlive = this.#canDiscardRest(ex, response);
     ex.started = true;
     this.#headOut = false;
     let written: boolean | Promise<boolean>;
@@ -636,13 +636,15 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
 
   // Whether the rest of an unread body may be read and thrown away so that
   // the connection is kept; otherwise it closes after the response.
-  #canDiscardRest(ex: Exchange): boolean {
-    if (ex.head.expectContinue && !ex.continueSent) return false; // the client may never send it
-    // A body whose stream is taken (an echo streams it into its response)
-    // is being read, whatever its size; what its reader leaves is
-    // discarded like any other rest, up to DISCARD_LIMIT, then the
-    // connection closes.
-    if (ex.head.framing === "length") return ex.head.contentLength <= DISCARD_LIMIT || ex.locked;
+  #canDiscardRest(ex: Exchange, response: Response): boolean {
+    // A body whose stream is taken (a pipe through a transform) or that the
+    // response carries (`new Response(req.body)`, whose writer has not
+    // locked it yet) is being read, whatever its size, and its 100 Continue
+    // goes out ahead of the head; what its reader leaves is discarded like
+    // any other rest, up to DISCARD_LIMIT, then the connection closes.
+    const reading = ex.locked || (ex.body !== null && ex.body.carriedBy(response));
+    if (ex.head.expectContinue && !ex.continueSent && !reading) return false; // the client may never send it
+    if (ex.head.framing === "length") return ex.head.contentLength <= DISCARD_LIMIT || reading;
     return true; // chunked: discarded up to DISCARD_LIMIT, then closed
   }
 

@@ -218,6 +218,20 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
       });
     });
 
+    it("an echo of a 1 MiB body, new Response(req.body), keeps the connection for the next request", async () => {
+      await withRaw(server, async (c) => {
+        const body = Buffer.alloc(1024 * 1024, 0x62);
+        await c.write(req("POST", "/echo?i=big", { "content-length": String(body.length) }));
+        await c.write(body);
+        await c.write(req("GET", "/hello?i=after-echo"));
+        const r = await c.readResponse({ timeoutMs: 10_000 });
+        expect(r.status).toBe(200);
+        expect(r.body.length).toBe(body.length);
+        expect(r.header("connection")).toBeNull();
+        expect((await c.readResponse({ timeoutMs: 5000 })).text()).toBe("hello after-echo");
+      });
+    });
+
     it("closes the connection after a response to `Connection: close`", async () => {
       await withRaw(server, async (c) => {
         await c.write(req("GET", "/hello?i=last", { connection: "close" }));
