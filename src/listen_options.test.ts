@@ -62,6 +62,19 @@ describe("listenOptions", () => {
       tls: { cert: pem, key: pem },
     });
   });
+
+  it("reads a PEM file's bytes as its text, and refuses bytes that are not PEM", () => {
+    const pem = "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n";
+    const bytes = new TextEncoder().encode(pem);
+    expect(listenOptions({ fetch, tls: { cert: bytes, key: bytes } }).tls).toEqual({ cert: pem, key: pem });
+    expect(() => checkServeOptions({ fetch, tls: { cert: bytes, key: new Uint8Array(0) } })).not.toThrow();
+    expect(() => listenOptions({ fetch, tls: { cert: bytes, key: new Uint8Array([1, 2]) } })).toThrow(
+      new TypeError('serve(): `tls.key`: the bytes given are not PEM (no "-----BEGIN" line)'),
+    );
+    expect(() => checkServeOptions({ fetch, tls: { cert: bytes, key: 42 as never } })).toThrow(
+      new TypeError("serve(): `tls.key` must be PEM text, a file path, or a PEM file's bytes, got 42"),
+    );
+  });
 });
 
 describe("unixUrl", () => {

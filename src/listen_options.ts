@@ -5,8 +5,9 @@
  * An option `serve()` does not know, or two that contradict each other
  * (`path` with `port`), is a `TypeError` that names it: an option that was
  * silently ignored once left a server on TCP that was meant for a unix
- * socket. TLS certificates and keys may be given as PEM text or as file
- * paths, as Bun and srvx take them.
+ * socket. TLS certificates and keys may be given as PEM text, as file
+ * paths (as Bun and srvx take them) or as the bytes of a PEM file
+ * (`readFileSync("cert.pem")`, as Node's examples read them).
  *
  * @module
  */
@@ -42,7 +43,10 @@ const isCount = (v: unknown) => typeof v === "number" && (Number.isSafeInteger(v
 const isMs = (v: unknown) => typeof v === "number" && !Number.isNaN(v) && v >= 0;
 const COUNT: Rule = [isCount, "a non-negative integer"];
 const MS: Rule = [isMs, "a number of milliseconds (Infinity: none)"];
-const PEM: Rule = [(v) => typeof v === "string" && v !== "", "PEM text or a file path"];
+const PEM: Rule = [
+  (v) => (typeof v === "string" && v !== "") || v instanceof Uint8Array,
+  "PEM text, a file path, or a PEM file's bytes",
+];
 
 const LIMITS: Record<string, Rule> = {
   maxHeaderBytes: COUNT,
@@ -167,7 +171,12 @@ export function checkServeOptions(init: ServeInit): void {
  * file it names. Throws a `TypeError` naming the option when the file
  * cannot be read.
  */
-function pem(name: string, value: string): string {
+function pem(name: string, value: string | Uint8Array): string {
+  if (value instanceof Uint8Array) {
+    const text = new TextDecoder().decode(value);
+    if (!text.includes("-----BEGIN")) fail(`\`${name}\`: the bytes given are not PEM (no "-----BEGIN" line)`);
+    return text;
+  }
   if (value.includes("-----BEGIN")) return value;
   let text: string;
   try {

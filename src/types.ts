@@ -135,8 +135,11 @@ export interface ServeOptions {
   reusePort?: boolean;
   /** Kernel accept-queue length (where the runtime supports it). */
   backlog?: number;
-  /** PEM certificate and key: serve HTTPS. */
-  tls?: { cert: string; key: string };
+  /**
+   * Certificate and key, to serve HTTPS: each as PEM text, a PEM file's
+   * path, or a PEM file's bytes (`readFileSync("cert.pem")`).
+   */
+  tls?: { cert: string | Uint8Array; key: string | Uint8Array };
   /**
    * Every connection starts with a PROXY protocol header (v1 or v2, TCP4 or
    * TCP6), as a load balancer sends it; `info.remoteAddr` is then the

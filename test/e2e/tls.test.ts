@@ -75,19 +75,20 @@ describe.each(RUNTIMES)("TLS on %s", (runtime) => {
 });
 
 // serve({ tls: { cert: "cert.pem", key: "key.pem" } }): a value without
-// "-----BEGIN" is read as a file (README, TLS).
-describe.each(RUNTIMES)("TLS from file paths on %s", (runtime) => {
+// "-----BEGIN" is read as a file (README, TLS); and the files' bytes, as
+// `readFileSync("cert.pem")` gives them, are PEM too.
+describe.each(RUNTIMES.flatMap((r) => [[r, "paths"], [r, "bytes"]] as const))("TLS on %s from the files' %s", (runtime, as) => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer(runtime, "tls.mjs", { env: { TLS_CERT: cert, TLS_KEY: key, TLS_AS: "paths" } });
+    server = await startServer(runtime, "tls.mjs", { env: { TLS_CERT: cert, TLS_KEY: key, TLS_AS: as } });
   });
   afterAll(() => server?.stop());
 
-  it("reads the certificate and key from the files named", async () => {
-    const res = await request(server.port, "from files", new https.Agent());
+  it(`reads the certificate and key from the files' ${as}`, async () => {
+    const res = await request(server.port, `from ${as}`, new https.Agent());
     expect(res).toEqual({
       status: 200,
-      text: `${runtime} over TLS: POST https://127.0.0.1:${server.port}/secure?x=1 from files`,
+      text: `${runtime} over TLS: POST https://127.0.0.1:${server.port}/secure?x=1 from ${as}`,
     });
   });
 });
