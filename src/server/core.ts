@@ -88,7 +88,7 @@ export class ServerCore implements ConnectionServer {
     });
     if (this.#unref) conn.unref();
     if (this.connections.size + this.#parked.length >= this.options.limits.maxConnections) {
-      if (this.options.limits.atMaxConnections === "reject" || this.#shuttingDown) return this.#reject(conn, group);
+      if (this.options.limits.atMaxConnections === "reject" || this.#shuttingDown) return this.reject(conn, group);
       // Full: park the connection unread until a slot frees, and ask the
       // listener to stop accepting (where it can) so the rest wait in the
       // kernel's backlog.
@@ -116,7 +116,8 @@ export class ServerCore implements ConnectionServer {
     return c;
   }
 
-  #reject(conn: Conn, group: ResourceGroup): ConnHandler {
+  /** Answers 503 (too many connections, or shutting down) and closes. */
+  reject(conn: Conn, group: ResourceGroup): ConnHandler {
     const body = "Service Unavailable: too many connections\n";
     conn.write(encodeHead(
       `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
@@ -191,7 +192,9 @@ export class ServerCore implements ConnectionServer {
    */
   shutdownGracefully(): Promise<void> {
     this.#shuttingDown = true;
-    for (const p of this.#parked.splice(0)) p.close();
+    // Clients still waiting for a slot get the 503 a new one would: their
+    // requests were never started, so a retry elsewhere is safe.
+    for (const p of this.#parked.splice(0)) p.reject();
     if (this.connections.size === 0) return Promise.resolve();
     const done = new Promise<void>((r) => (this.#idle = r));
     for (const c of this.connections) c.closeGracefully();
@@ -225,7 +228,7 @@ class Parked implements ConnHandler {
   #core: ServerCore;
   #held: Uint8Array[] = [];
   #ended = false;
-  #target: HttpConnection | null = null;
+  #target: ConnHandler | null = null;
 
   constructor(conn: Conn, group: ResourceGroup, core: ServerCore) {
     this.#conn = conn;
@@ -234,14 +237,18 @@ class Parked implements ConnHandler {
   }
 
   activate(): void {
-    const c = this.#target = this.#core.open(this.#conn, this.#group);
+    this.#handOver(this.#core.open(this.#conn, this.#group));
+  }
+
+  reject(): void {
+    this.#handOver(this.#core.reject(this.#conn, this.#group));
+  }
+
+  #handOver(c: ConnHandler): void {
+    this.#target = c;
     this.#conn.resume();
     for (const chunk of this.#held.splice(0)) c.onData(chunk);
     if (this.#ended) c.onEnd();
-  }
-
-  close(): void {
-    this.#conn.end();
   }
 
   destroy(): void {

@@ -127,6 +127,35 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime: Runtime) => {
     });
   });
 
+  it("a graceful shutdown answers a client waiting for a maxConnections slot 503, and finishes the busy one", async () => {
+    const name = uniqueId("parked");
+    const port = await fx.startApp(name, { limits: { maxConnections: 1, atMaxConnections: "wait" } });
+    const busy = await connectWatched(port);
+    const waiting = await connectWatched(port);
+    try {
+      await busy.client.write(req("GET", "/delay?ms=1000"));
+      await waiting.client.write(req("GET", "/hello"));
+      await waiting.client.expectQuiet(300); // parked: no slot
+      await fx.control(`/shutdown?name=${name}&mode=graceful`, { method: "POST" });
+
+      const r = await waiting.client.readResponse({ timeoutMs: 2000 });
+      expect(r.status).toBe(503);
+      expect(r.header("connection")).toMatch(/close/i);
+      expect(r.header("retry-after")).toBe("1");
+      expect(await waiting.client.waitForServerClose(2000)).toBe(true);
+      expect(waiting.errors).toEqual([]);
+
+      const done = await busy.client.readResponse({ timeoutMs: 5000 });
+      expect(done.text()).toBe("done after 1000 ms\n");
+      expect(done.header("connection")).toMatch(/close/i);
+      expect(await busy.client.waitForServerClose(2000)).toBe(true);
+      expect((await eventually(() => finished(name), (f) => f.finished, 3000)).finished).toBe(true);
+    } finally {
+      busy.client.destroy();
+      waiting.client.destroy();
+    }
+  });
+
   describe.each([
     ["server.shutdown()", "graceful"],
     ["the signal option", "signal"],
