@@ -106,6 +106,54 @@ describe.each(RUNTIMES)("proxies on %s", (runtime) => {
     }
   });
 
+  it("gives every request on a kept connection its own forwarded URL and client, as a whole Request", async () => {
+    const fwd = (host: string, extra = "") =>
+      `X-Forwarded-For: 198.51.100.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: ${host}\r\n${extra}`;
+    const get = (target: string, fields: string) => `GET ${target} HTTP/1.1\r\nHost: a:1\r\n${fields}\r\n`;
+    const post = `POST /full?x=1 HTTP/1.1\r\nHost: a:1\r\n${fwd("shop.example")}Content-Type: text/plain\r\n` +
+      `Content-Length: 5\r\n\r\nhello`;
+    const { text } = await exchange(ports.trust, [
+      get("/who?a", fwd("shop.example")) +
+      post +
+      get("/who/b", fwd("other.example:8443")) +
+      get("/who", fwd("a/b@c")) + // not a host: the URL is left alone
+      get("/who?again", fwd("shop.example")) +
+      // lower-case names, the client's address over two lines (10.0.0.3 is trusted: the hop before it counts)
+      get("/who", "x-forwarded-proto: http\r\nx-forwarded-for: 203.0.113.4\r\nX-FORWARDED-FOR: 10.0.0.3\r\n") +
+      get("/who", "Connection: close\r\n"),
+    ]);
+    const seen = text.split("HTTP/1.1 200 OK").slice(1).map((r) => JSON.parse(r.slice(r.indexOf("{"))));
+    expect(seen.map((s) => s.url)).toEqual([
+      "https://shop.example/who?a",
+      "https://shop.example/full?x=1",
+      "https://other.example:8443/who/b",
+      "http://a:1/who",
+      "https://shop.example/who?again",
+      "http://a:1/who",
+      "http://a:1/who",
+    ]);
+    expect(seen.map((s) => s.remoteAddr.hostname)).toEqual([
+      "198.51.100.9",
+      "198.51.100.9",
+      "198.51.100.9",
+      "198.51.100.9",
+      "198.51.100.9",
+      "203.0.113.4",
+      "127.0.0.1",
+    ]);
+    expect(seen[5].xff).toBe("203.0.113.4, 10.0.0.3");
+    expect(seen[1]).toMatchObject({
+      isRequest: true,
+      method: "POST",
+      body: "hello",
+      type: "text/plain",
+      copy: "https://shop.example/full?x=1",
+      aborted: false,
+      completed: true,
+      group: "function",
+    });
+  });
+
   it("on a unix socket (nginx's proxy_pass http://unix:…): a list trusts nobody there, true trusts the peer", async () => {
     const ask = (socket: string) =>
       new Promise<string>((resolve, reject) => {
