@@ -10,7 +10,10 @@
 // Options: --requests <n> (default 2,000,000), --pipeline <n> requests per
 // chunk (default 1, as wrk sends them; 16 for the pipeline scenario),
 // --hono: the benchmark's Hono app (bench/servers/app.mjs) as the handler
-// rather than a plain one, which tells what Hono itself costs per request.
+// rather than a plain one, which tells what Hono itself costs per request;
+// --forwarded: requests as nginx passes them on (X-Forwarded-For, -Proto,
+// -Host) to a server with `trustProxy: true`, which tells what believing
+// them costs (compare with --forwarded-plain: the same requests, no option).
 import process from "node:process";
 import { fakeAdapter } from "./lib/fake-adapter.mjs";
 import { loadPortico } from "./servers/common.mjs";
@@ -36,11 +39,16 @@ const fake = fakeAdapter(() => {
   }
 });
 const fetch = hono ? (await import("./servers/app.mjs")).makeApp().fetch : () => new Response("Hello, World!");
-const server = serve({ adapter: fake.adapter, port: 1, onListen() {}, fetch });
+const forwarded = process.argv.includes("--forwarded");
+const withFields = forwarded || process.argv.includes("--forwarded-plain");
+const server = serve({ adapter: fake.adapter, port: 1, onListen() {}, fetch, trustProxy: forwarded || undefined });
 const handler = await fake.connect();
 
 // The request wrk sends for the hello scenario.
-const one = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n";
+const one = withFields
+  ? "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n" +
+    "X-Forwarded-Host: shop.example\r\n\r\n"
+  : "GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n";
 const chunk = new TextEncoder().encode(one.repeat(depth));
 
 // Answers that come later (an async handler, an older core) are awaited,
