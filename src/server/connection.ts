@@ -489,9 +489,14 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // locked, a stream that failed before its first chunk) the client can
   // still be told: a 500 through onError, as for a handler that failed; if
   // onError's response fails so too, the plain 500 (a string, which cannot
-  // fail); after that the connection ends.
+  // fail); after that the connection ends. A client that has gone (its FIN
+  // aborted the request and shut its group, closing the file a static
+  // response was about to read: a seek, a page left) is told nothing and
+  // its failure is no server error: the connection just ends.
   #notWritten(ex: Exchange, e: unknown): void | Promise<void> {
-    if (this.#headOut || ex.recovery === 2 || this.phase === "closed") return this.#writeFailed(ex, e);
+    if (this.#headOut || ex.recovery === 2 || this.phase === "closed" || ex.abortReason !== undefined) {
+      return this.#writeFailed(ex, e);
+    }
     ex.started = false;
     if (ex.recovery === 0) return this.#failed(ex, e);
     console.error("portico: onError's response could not be sent:", e);

@@ -647,6 +647,23 @@ describe.each(RUNTIMES)("static files on %s", (runtime: Runtime) => {
       });
     }
 
+    it("a client that asks and hangs up at once (a seek, a page left) is no server error", async () => {
+      const before = server.stderr().length;
+      for (let i = 0; i < 20; i++) {
+        const socket = net.connect({ port: server.port, host: "127.0.0.1" });
+        socket.on("error", () => {});
+        await new Promise<void>((r) => socket.once("connect", () => r()));
+        // The FIN arrives while the file is being opened: the response, when
+        // it comes, has a closed file to read.
+        socket.end(req("GET", i % 2 ? "/big.bin" : "/range.txt", i % 4 === 1 ? { range: "bytes=1000-" } : {}));
+        await new Promise<void>((r) => socket.once("close", () => r()).resume());
+      }
+      const open = await eventually(() => Promise.resolve(openFilesUnder(pid, tree.dir)), (l) => l.length === 0, 3000);
+      expect(open).toEqual([]);
+      expect(server.stderr().slice(before)).toBe("");
+      expect((await rawGet(server.port, "/hello.txt")).status).toBe(200);
+    });
+
     it(`streams a 1 GiB file with RSS growing by less than 64 MiB`, async () => {
       const rss = async () => (await (await fetch(server.url + "/__rss")).json()).rss as number;
       // Warm up with a full 256 MiB download first. A cold runtime's first
