@@ -846,8 +846,15 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   }
 
   /** Immediate shutdown: the socket is destroyed. */
+  /**
+   * Closes the connection now (server shutdown, at once or at its bound):
+   * the socket is destroyed and the exchange ends here, not when the runtime
+   * reports the close (Node does so a turn later), so that the request's
+   * signal has aborted by the time `shutdown()` resolves.
+   */
   destroy(): void {
     this.#destroy();
+    this.onClose();
   }
 
   /** The connection's group closes it so (adopted as it is, see ResourceGroup.adopt). */

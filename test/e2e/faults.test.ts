@@ -26,6 +26,8 @@ const BIG_SHA = createHash("sha256").update(BIG_JSON).digest("hex");
 interface Shutdown {
   shutdownMs: number;
   finished: boolean;
+  /** Ids of /never requests whose signal had aborted when shutdown() resolved. */
+  aborted: string[];
 }
 
 interface NeverRecord {
@@ -273,6 +275,9 @@ describe.each(RUNTIMES)("faults on %s", (runtime: Runtime) => {
       expect(s.shutdownMs).toBeGreaterThanOrEqual(900);
       expect(s.shutdownMs).toBeLessThan(2500);
       expect(s.finished).toBe(true);
+      // The handler's signal aborted before shutdown() resolved (on Node it
+      // waited for the socket's close event, after `shutdown().then(exit)`).
+      expect(s.aborted).toContain(id);
       expect(await c.client.waitForServerClose(1000)).toBe(true);
       expect((await fx.state<NeverRecord>(id))?.groupReason).not.toBeNull();
       c.client.destroy();
