@@ -55,6 +55,36 @@ describe("Receiver", () => {
     expect(e2).toEqual([["text", "abc"]]);
   });
 
+  it("reassembles fragments of every size, whole or split across reads, into a buffer of the message's own", () => {
+    const sizes = [1, 0, 3, 1000, 70000, 1, 2048];
+    const bytes = sizes.map((n, k) => new Uint8Array(n).map((_, i) => i * 13 + k));
+    const text = ["é", "", "ab", "ü".repeat(500), "x".repeat(70000), "€", "y".repeat(2048)];
+    for (const [opcode, pieces] of [[2, bytes], [1, text.map((t) => new TextEncoder().encode(t))]] as const) {
+      const wire = cat(...pieces.map((p, k) => clientFrame(k === 0 ? opcode : 0, p, { fin: k === pieces.length - 1 })));
+      for (const step of [wire.byteLength, 4096, 5]) {
+        const got: (string | Uint8Array)[] = [];
+        const r = new Receiver({
+          onText: (t) => got.push(t),
+          onBinary: (b) => got.push(b),
+          onPing() {},
+          onPong() {},
+          onCloseFrame() {},
+          onProtocolError: (c, why) => got.push(`fail ${c} ${why}`),
+          pause() {},
+          resume() {},
+        }, 1 << 20);
+        for (let i = 0; i < wire.byteLength; i += step) r.push(wire.subarray(i, i + step));
+        expect(got).toHaveLength(1);
+        if (opcode === 1) expect(got[0]).toBe(text.join(""));
+        else {
+          const b = got[0] as Uint8Array;
+          expect(b).toEqual(cat(...bytes));
+          expect([b.byteOffset, b.buffer.byteLength]).toEqual([0, b.byteLength]); // nothing more behind it
+        }
+      }
+    }
+  });
+
   it("reassembles fragments and answers pings between them", () => {
     const { r, events } = setup();
     r.push(clientFrame(1, "Hel", { fin: false }));

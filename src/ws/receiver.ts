@@ -47,6 +47,7 @@ const HEADER = 0;
 const PAYLOAD = 1;
 
 const fatal = new TextDecoder("utf-8", { fatal: true });
+const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -82,8 +83,17 @@ export class Receiver {
   #msgCompressed = false;
   #msgSize = 0;
   #wireSize = 0;
-  #parts: Uint8Array[] = [];
-  #text = "";
+  // The message's bytes: its first piece as it came (a one-frame message is
+  // never copied), then, from the second piece on, one buffer that doubles
+  // as it fills (capped at maxPayload). Kept as a list of pieces, a message
+  // of 1-byte fragments cost 100–400 bytes of memory per byte, and text
+  // joined string by string 35–55: a client could make a 16 MiB message
+  // cost gigabytes.
+  #first: Uint8Array | null = null;
+  #buf: Uint8Array = EMPTY;
+  #size = 0;
+  /** A one-frame text message, decoded at once; null otherwise (its bytes are in #first/#buf). */
+  #text: string | null = null;
   #decoder: TextDecoder | null = null;
   /** The decoder holds state of the current message (a streaming decode ran). */
   #streaming = false;
@@ -151,15 +161,24 @@ export class Receiver {
       if (pos >= end) return;
       const plainText = this.#opcode < 8 && this.#msgOpcode === OP_TEXT && !this.#msgCompressed;
       if (this.#got === 0) {
-        if (plainText && end - pos >= this.#len && this.#len <= SCRATCH_MAX) {
-          // The whole text frame is here: unmask it into the shared scratch buffer and decode it at once;
-          // no bytes are kept, so nothing is allocated but the string.
-          const buf = scratchFor(this.#len);
+        // A one-frame message (not a fragment of a longer one).
+        const single = this.#fin && this.#opcode !== OP_CONTINUATION;
+        if (
+          (plainText || (!single && this.#opcode < 8 && !this.#msgCompressed)) &&
+          end - pos >= this.#len && this.#len <= SCRATCH_MAX
+        ) {
+          // The whole frame is here, and it is text or a fragment: unmask it
+          // into the shared scratch buffer; a one-frame text is decoded at
+          // once, a fragment's bytes are added to the message's buffer. No
+          // buffer is allocated per frame (a message of 1-byte fragments
+          // would make one garbage buffer per byte).
+          const buf = scratchFor(this.#len).subarray(0, this.#len);
           buf.set(data.subarray(pos, pos + this.#len));
           unmask(buf, 0, this.#len, this.#mask, this.#mask32[0]);
           pos += this.#len;
-          const whole = this.#fin && this.#opcode === OP_TEXT;
-          if (!this.#decodeText(buf.subarray(0, this.#len), whole)) return;
+          if (plainText) {
+            if (!this.#decodeText(buf, single, false)) return;
+          } else this.#keep(buf, false);
           this.#state = HEADER;
           this.#frameDone();
           continue;
@@ -172,7 +191,8 @@ export class Receiver {
       unmask(this.#payload, at, n, this.#mask, this.#mask32[0]);
       this.#got += n;
       pos += n;
-      if (plainText && !this.#decodeText(this.#payload.subarray(at, at + n), false)) return;
+      // Checked as it comes; kept whole with the frame's payload (frameDone).
+      if (plainText && !this.#checkText(this.#payload.subarray(at, at + n))) return;
       if (this.#got < this.#len) return;
       this.#state = HEADER;
       this.#frameDone();
@@ -267,26 +287,76 @@ export class Receiver {
   }
 
   /**
-   * Decodes text bytes; false after failing with 1007. `whole`: the bytes are
+   * Takes text bytes; false after failing with 1007. `whole`: the bytes are
    * a whole message, decoded in one call (a streaming decode costs about 4 µs
-   * more per message on Deno); otherwise they go through the message's
-   * streaming decoder, which throws as soon as a sequence is invalid.
+   * more per message on Deno). Otherwise they are checked with the
+   * message's streaming decoder, which throws as soon as a sequence is
+   * invalid, and kept (copied unless `owned`) to be decoded when the message
+   * is complete.
    */
-  #decodeText(bytes: Uint8Array, whole: boolean): boolean {
-    try {
-      if (whole) {
+  #decodeText(bytes: Uint8Array, whole: boolean, owned: boolean): boolean {
+    if (whole) {
+      try {
         this.#text = fatal.decode(bytes);
         return true;
+      } catch {
+        this.#fail(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message");
+        return false;
       }
+    }
+    if (!this.#checkText(bytes)) return false;
+    this.#keep(bytes, owned);
+    return true;
+  }
+
+  /** Checks a piece of a text message's bytes; false after failing with 1007. */
+  #checkText(bytes: Uint8Array): boolean {
+    try {
       this.#decoder ??= new TextDecoder("utf-8", { fatal: true });
       this.#streaming = true;
-      this.#text += this.#decoder.decode(bytes, { stream: true });
+      this.#decoder.decode(bytes, { stream: true });
       return true;
     } catch {
       this.#decoder = null;
       this.#fail(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message");
       return false;
     }
+  }
+
+  /** Adds bytes to the message; `owned`: they are the receiver's and may be kept as they are. */
+  #keep(bytes: Uint8Array, owned: boolean): void {
+    const n = bytes.byteLength;
+    if (n === 0) return;
+    if (this.#first === null && this.#size === 0) {
+      this.#first = owned ? bytes : bytes.slice();
+      return;
+    }
+    const first = this.#first;
+    this.#first = null;
+    const have = first !== null ? first.byteLength : this.#size;
+    const need = have + n;
+    if (need > this.#buf.byteLength) {
+      let cap = Math.max(need, this.#buf.byteLength * 2, 1024);
+      if (cap > this.#maxPayload) cap = Math.max(need, this.#maxPayload);
+      const grown = new Uint8Array(cap);
+      if (first === null) grown.set(this.#buf.subarray(0, this.#size));
+      this.#buf = grown;
+    }
+    if (first !== null) this.#buf.set(first);
+    this.#buf.set(bytes, have);
+    this.#size = need;
+  }
+
+  /** The message's bytes, in a buffer of their own; resets for the next message. */
+  #takeBytes(): Uint8Array {
+    const first = this.#first;
+    const buf = this.#buf;
+    const size = this.#size;
+    this.#first = null;
+    this.#buf = EMPTY;
+    this.#size = 0;
+    if (first !== null) return first;
+    return size === buf.byteLength ? buf : buf.slice(0, size);
   }
 
   #frameDone(): void {
@@ -296,7 +366,8 @@ export class Receiver {
     if (opcode >= 8) return this.#control(opcode, payload);
     if (this.#msgCompressed) return this.#inflate(payload);
     this.#msgSize += this.#len;
-    if (this.#msgOpcode === OP_BINARY && payload.byteLength > 0) this.#parts.push(payload);
+    // Text from the scratch buffer was taken already (payload is EMPTY).
+    this.#keep(payload, true);
     if (this.#fin) this.#deliver();
   }
 
@@ -341,8 +412,8 @@ export class Receiver {
         this.#fail(CLOSE_TOO_BIG, `message exceeds maxPayload (${this.#maxPayload} bytes) after decompression`);
         return false;
       }
-      if (text) return this.#decodeText(chunk, false);
-      this.#parts.push(chunk);
+      if (text) return this.#decodeText(chunk, false, true);
+      this.#keep(chunk, true);
       return true;
     };
     this.#codec!.inflate(payload, fin, sink).then((ok) => {
@@ -366,23 +437,24 @@ export class Receiver {
     this.#wireSize = 0;
     if (opcode === OP_TEXT) {
       let text = this.#text;
-      this.#text = "";
-      if (this.#streaming) {
-        this.#streaming = false;
-        try {
-          text += this.#decoder!.decode();
-        } catch {
-          this.#decoder = null;
-          this.#fail(CLOSE_INVALID_DATA, "text message ends inside a UTF-8 sequence");
-          return;
+      this.#text = null;
+      if (text === null) {
+        if (this.#streaming) {
+          this.#streaming = false;
+          try {
+            this.#decoder!.decode(); // throws if the message ends inside a sequence
+          } catch {
+            this.#decoder = null;
+            this.#fail(CLOSE_INVALID_DATA, "text message ends inside a UTF-8 sequence");
+            return;
+          }
         }
+        text = decoder.decode(this.#takeBytes()); // checked already
       }
       this.#sink.onText(text);
       return;
     }
-    const parts = this.#parts;
-    this.#parts = [];
-    this.#sink.onBinary(parts.length === 1 ? parts[0] : concat(parts));
+    this.#sink.onBinary(this.#takeBytes());
   }
 
   #fail(code: number, reason: string): -1 {
@@ -421,16 +493,4 @@ function unmask(p: Uint8Array, at: number, n: number, m: Uint8Array, m32: number
     i += words << 2;
   }
   for (; i < stop; i++) p[i] ^= m[i & 3];
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
