@@ -90,6 +90,7 @@ class PorticoServer implements Server {
     // `timeouts.shutdown` if one never settles.
     this.group.signal.addEventListener("abort", () => {
       this.#core.destroyAll();
+      if (!timerCanWait(this.#shutdownMs)) return; // no bound: finished waits for the finalisers
       const t = setTimeout(() => this.#resolveFinished(), this.#shutdownMs);
       t.unref?.();
     }, { once: true });
@@ -165,7 +166,10 @@ class PorticoServer implements Server {
       // finalisers. At the bound every socket is destroyed and shutdown()
       // resolves, even if a finaliser or task never settles.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const bound = new Promise<void>((r) => (timer = setTimeout(r, this.#shutdownMs)));
+      const bound = new Promise<void>((r) => {
+        // `Infinity` (or past what a timer can wait): no bound at all.
+        if (timerCanWait(this.#shutdownMs)) timer = setTimeout(r, this.#shutdownMs);
+      });
       await this.#listener?.close();
       await Promise.race([this.#core.shutdownGracefully(), bound]);
       await Promise.race([this.group.shutdown(), bound]);
@@ -232,4 +236,13 @@ export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | 
   const server = new PorticoServer(init);
   if (workerId() !== null) stopOnSignal(server);
   return server;
+}
+
+/**
+ * Whether a timer can wait `ms`: runtimes fire a longer delay (above
+ * 2^31 − 1 ms, about 24.8 days, `Infinity` included) after 1 ms, which
+ * turned `timeouts.shutdown: Infinity` ("none") into an immediate shutdown.
+ */
+function timerCanWait(ms: number): boolean {
+  return ms <= 2 ** 31 - 1;
 }

@@ -321,7 +321,7 @@ export class ResourceGroup implements AsyncDisposable {
   setDeadline(ms: number): void {
     if (this.#deadline) clearTimeout(this.#deadline);
     this.#deadline = null;
-    if (ms === Infinity || this.#shutdown) return;
+    if (ms > 2 ** 31 - 1 || this.#shutdown) return; // Infinity, or longer than a timer can wait (it would fire at once)
     this.#deadline = setTimeout(() => {
       void this.shutdown(new GroupShutdownError("deadline", this.name, `deadline of ${ms} ms passed`));
     }, ms);

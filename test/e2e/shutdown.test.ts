@@ -127,6 +127,28 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime: Runtime) => {
     });
   });
 
+  it.each([["Infinity"], [2 ** 31]])("timeouts.shutdown %s (no bound) waits for the request in flight", async (ms) => {
+    // Past what a timer can wait, runtimes fire at once: the shutdown was immediate, the response lost.
+    const name = uniqueId("unbounded");
+    const port = await fx.startApp(name, { timeouts: { shutdown: ms } });
+    const busy = await connectWatched(port);
+    try {
+      await busy.client.write(req("GET", "/delay?ms=600"));
+      await sleep(100);
+      const t0 = performance.now();
+      await fx.control(`/shutdown?name=${name}&mode=graceful`, { method: "POST" });
+      const r = await busy.client.readResponse({ timeoutMs: 5000 });
+      expect(r.text()).toBe("done after 600 ms\n");
+      expect(r.header("connection")).toMatch(/close/i);
+      expect(busy.errors).toEqual([]);
+      const f = await eventually(() => finished(name), (f) => f.finished, 3000);
+      expect(f.finished).toBe(true);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(400);
+    } finally {
+      busy.client.destroy();
+    }
+  });
+
   it("a graceful shutdown answers a client waiting for a maxConnections slot 503, and finishes the busy one", async () => {
     const name = uniqueId("parked");
     const port = await fx.startApp(name, { limits: { maxConnections: 1, atMaxConnections: "wait" } });
