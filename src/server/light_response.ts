@@ -287,8 +287,10 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
     static json(data: unknown, init?: ResponseInit): Response {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Value is not JSON serializable");
-      let headers: HeadersInit | null = pairsOf(init?.headers);
-      if (headers !== null && headers.length === 0) {
+      // Pairs, not HeadersInit: Deno's HeadersInit type has no arrays in it,
+      // so a variable of that type could not be pushed to under Deno's check.
+      const pairs = pairsOf(init?.headers);
+      if (pairs !== null && pairs.length === 0) {
         // No fields of its own: the constant JSON fields, whose heads are kept.
         const r = new LightResponse(text, { status: init?.status, statusText: init?.statusText });
         if (r.#real === null) {
@@ -296,11 +298,15 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
           return r as never;
         }
       }
-      if (headers === null) {
+      let headers: HeadersInit;
+      if (pairs === null) {
         const h = new Headers(init!.headers); // throws as the platform would
         if (!h.has("content-type")) h.set("content-type", JSON_TYPE);
         headers = h;
-      } else if (!hasContentType(headers)) headers.push(["content-type", JSON_TYPE]);
+      } else {
+        if (!hasContentType(pairs)) pairs.push(["content-type", JSON_TYPE]);
+        headers = pairs;
+      }
       return new LightResponse(text, { status: init?.status, statusText: init?.statusText, headers }) as never;
     }
 
