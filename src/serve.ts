@@ -6,7 +6,7 @@
  */
 
 import process from "node:process";
-import type { Listener, ListenOptions, NetAddr, SocketAdapter } from "./adapter.ts";
+import type { Listener, ListenOptions, NetAddr, SocketAdapter, TcpAddr } from "./adapter.ts";
 import { checkServeOptions, listen, listenOptions, requestedAddr, unixUrl } from "./listen_options.ts";
 import { ResourceGroup } from "./groups/group.ts";
 import { ServerCore } from "./server/core.ts";
@@ -223,11 +223,11 @@ function formatHost(addr: NetAddr): string {
  * await server.shutdown();
  * ```
  */
-export function serve(init: ServeInit): Server;
+export function serve<A extends NetAddr = TcpAddr>(init: ServeInit<A>): Server;
 /** `serve(handler, options)`, the `@std/http` order. */
-export function serve(handler: Handler, options?: ServeOptions): Server;
+export function serve<A extends NetAddr = TcpAddr>(handler: Handler<A>, options?: ServeOptions): Server;
 /** `serve(options, handler)`, the order of Deno's built-in `serve`. */
-export function serve(options: ServeOptions, handler: Handler): Server;
+export function serve<A extends NetAddr = TcpAddr>(options: ServeOptions, handler: Handler<A>): Server;
 export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Handler): Server {
   const init = normalise(a, b);
   checkServeOptions(init);

@@ -172,9 +172,13 @@ export interface ServeOptions {
 }
 
 /** `ServeOptions` with the handler, the form `serve({ fetch })` takes. */
-export interface ServeInit extends ServeOptions {
-  /** The request handler. */
-  fetch: Handler;
+export interface ServeInit<A extends NetAddr = TcpAddr> extends ServeOptions {
+  /**
+   * The request handler. Its `info.remoteAddr` is typed TCP unless the
+   * handler says otherwise: `Handler<UnixAddr>` or `Handler<NetAddr>` for
+   * a unix socket (`path`).
+   */
+  fetch: Handler<A>;
 }
 
 /**

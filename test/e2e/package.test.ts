@@ -124,7 +124,7 @@ describe("the npm package", () => {
   it("type-checks a consumer file against the installed types", () => {
     fs.writeFileSync(
       path.join(dir, "consumer.ts"),
-      `import { serve, ResourceGroup, type Handler, type Server } from "portico";
+      `import { serve, ResourceGroup, type Handler, type NetAddr, type Server, type UnixAddr } from "portico";
 import { memoryAdapter } from "portico/adapters/memory";
 import { serveDir, type ServeDirOptions } from "portico/static";
 import { lruManager, servlet, type ContinuationManager, type Web } from "portico/continuations";
@@ -145,6 +145,15 @@ if (workerId() === null && launcher) supervise({ launcher });
 void [g, files, app, RouteTrie];
 // @ts-expect-error: the handler must return a Response
 serve({ fetch: () => 42 });
+// A handler for a unix socket, typed as the README says, in all three forms.
+const onUnix: Handler<UnixAddr> = (_req, info) => new Response(info.remoteAddr.path);
+const onAny: Handler<NetAddr> = (_req, info) => new Response(info.remoteAddr.transport);
+serve({ path: "/tmp/x.sock", fetch: onUnix });
+serve(onUnix, { path: "/tmp/x.sock" });
+serve({ path: "/tmp/x.sock" }, onAny);
+// An inline handler's info is typed TCP, as before.
+serve({ port: 0, fetch: (_req, info) => new Response(info.remoteAddr.hostname + info.remoteAddr.port) });
+serve((_req, info) => new Response(info.remoteAddr.hostname));
 `,
     );
     fs.writeFileSync(
