@@ -45,6 +45,13 @@ describe("checkServeOptions", () => {
     expect(() => checkServeOptions({ fetch, backlog: 0 })).toThrow(
       new TypeError("serve(): `backlog` must be a positive integer, got 0"),
     );
+    expect(() => checkServeOptions({ fetch, limits: { maxConnections: 0 } })).toThrow(
+      new TypeError("serve(): `limits.maxConnections` must be a positive integer (Infinity: no limit), got 0"),
+    );
+    expect(() => checkServeOptions({ fetch, timeouts: [] as never })).toThrow(
+      new TypeError("serve(): `timeouts` must be an object, got an array"),
+    );
+    expect(() => checkServeOptions({ fetch, limits: { maxConnections: Infinity } })).not.toThrow();
     expect(() => checkServeOptions({ fetch, timeouts: { body: -1 } })).toThrow(
       new TypeError("serve(): `timeouts.body` must be a number of milliseconds (Infinity: none), got -1"),
     );

@@ -52,7 +52,8 @@ const LIMITS: Record<string, Rule> = {
   maxHeaderBytes: COUNT,
   maxUrlBytes: COUNT,
   maxBodyBytes: COUNT,
-  maxConnections: COUNT,
+  // 0 would let no client in, ever (with "wait", each would wait forever).
+  maxConnections: [(v) => isCount(v) && (v as number) > 0, "a positive integer (Infinity: no limit)"],
   atMaxConnections: [(v) => v === "wait" || v === "reject", '"wait" or "reject"'],
   connectionBytes: COUNT,
 };
@@ -139,9 +140,10 @@ export function checkServeOptions(init: ServeInit): void {
     "a boolean or an array of addresses",
   );
   check("backlog", init.backlog, (v) => Number.isSafeInteger(v) && (v as number) > 0, "a positive integer");
-  check("limits", init.limits, isObject, "an object");
-  check("timeouts", init.timeouts, isObject, "an object");
-  check("tls", init.tls, isObject, "an object with `cert` and `key`");
+  const isRecord = (v: unknown) => isObject(v) && !Array.isArray(v);
+  check("limits", init.limits, isRecord, "an object");
+  check("timeouts", init.timeouts, isRecord, "an object");
+  check("tls", init.tls, isRecord, "an object with `cert` and `key`");
   if (init.limits) section("limits", init.limits, LIMITS);
   if (init.timeouts) section("timeouts", init.timeouts, TIMEOUTS);
   if (init.tls) {
