@@ -12,9 +12,12 @@
  * @module
  */
 
-import { readFileSync } from "node:fs";
+import { lookup } from "node:dns/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import type { ListenOptions, NetAddr, SocketAdapter } from "./adapter.ts";
 import type { ServeInit } from "./types.ts";
+import { parseIp } from "./proxy/ip.ts";
 
 // Every option serve() reads; one that is not here is refused, never
 // ignored. A new option must be added here (and checked below).
@@ -203,9 +206,11 @@ function pem(name: string, value: string | Uint8Array): string {
  * ```
  */
 export function listenOptions(init: ServeInit): ListenOptions {
+  const hostname = init.hostname ?? "0.0.0.0";
   const options: ListenOptions = {
     port: init.port ?? 8000,
-    hostname: init.hostname ?? "0.0.0.0",
+    // "[::1]", as in a URL: Deno and Bun's server take it, Node and Bun's listen do not.
+    hostname: /^\[.*\]$/.test(hostname) ? hostname.slice(1, -1) : hostname,
     reusePort: init.reusePort,
     backlog: init.backlog,
   };
@@ -268,7 +273,8 @@ export async function listen(
   try {
     return await adapter.listen(options, onConnection);
   } catch (e) {
-    const code = (e as { code?: unknown })?.code;
+    const given = (e as { code?: unknown })?.code;
+    const code = (await diagnose(options, given)) ?? given;
     const where = options.path !== undefined
       ? `unix socket ${options.path}`
       : `${options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname}:${options.port}`;
@@ -279,6 +285,20 @@ export async function listen(
     const error = new Error(`portico: cannot listen on ${where}: ${why}`, { cause: e });
     if (typeof code === "string") (error as Error & { code?: string }).code = code;
     throw error;
+  }
+}
+
+// A code for a failure the runtime gave none (Deno and Bun name no code for
+// a host that does not resolve, Bun says only "Failed to listen"), or a
+// truer one (Node says EACCES for a unix socket in a missing directory).
+async function diagnose(options: ListenOptions, given: unknown): Promise<string | undefined> {
+  if (options.path !== undefined) return existsSync(dirname(options.path)) ? undefined : "ENOENT";
+  if (typeof given === "string" || parseIp(options.hostname) !== null) return undefined;
+  try {
+    await lookup(options.hostname);
+    return undefined;
+  } catch {
+    return "ENOTFOUND";
   }
 }
 

@@ -209,6 +209,21 @@ describe("options serve() cannot use", () => {
     expect(r.staleFileKept.name).toBe("true");
   });
 
+  it.each(RUNTIMES)("say why a host or socket cannot be listened on, with the same code, on %s", (runtime) => {
+    const r = results.get(runtime)!;
+    expect(r.hostUnresolved).toEqual({
+      name: "Error",
+      message: "portico: cannot listen on no-such-host.invalid:0: the host name does not resolve",
+      code: "ENOTFOUND",
+    });
+    expect(r.unixNoDir).toEqual({
+      name: "Error",
+      message: "portico: cannot listen on unix socket DIR/no-such-dir/a.sock: no such directory",
+      code: "ENOENT",
+    });
+    expect(r.bracketed).toEqual({ name: "listening", message: "http://[::1]:PORT/", code: null });
+  });
+
   it("says the same on every runtime", () => {
     const [node, ...others] = RUNTIMES.map((rt) => JSON.stringify(results.get(rt)));
     for (const other of others) expect(other).toBe(node);
