@@ -718,8 +718,10 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       // During a graceful shutdown a client that left holds nothing up
       // (issue 12.2): close now. Otherwise the handler may still answer;
       // it gets the send timeout to do so.
-      if (this.#server.shuttingDown && !ex.started) this.#close();
-      else this.#setDeadline("send");
+      if (this.#server.shuttingDown) {
+        if (ex.started) this.#destroy();
+        else this.#close();
+      } else this.#setDeadline("send");
     }
   }
 
@@ -841,11 +843,15 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       return;
     }
     const ex = this.#current;
-    if (this.idle || (this.#peerEnded && ex !== null && !ex.started && ex.abortReason !== undefined)) this.#close();
-    else this.#closeAfterResponse = true;
+    if (this.idle) this.#close();
+    else if (this.#peerEnded && ex !== null && ex.abortReason !== undefined) {
+      // The client left (its FIN aborted the request): it holds nothing up.
+      // A response under way can only be cut.
+      if (ex.started) this.#destroy();
+      else this.#close();
+    } else this.#closeAfterResponse = true;
   }
 
-  /** Immediate shutdown: the socket is destroyed. */
   /**
    * Closes the connection now (server shutdown, at once or at its bound):
    * the socket is destroyed and the exchange ends here, not when the runtime

@@ -127,6 +127,35 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime: Runtime) => {
     });
   });
 
+  it.each([["before", "after"]].flat())(
+    "a client that half-closed (FIN) during a streamed response holds no graceful shutdown up (FIN %s it began)",
+    async (when) => {
+      const name = uniqueId("fin-stream");
+      const port = await fx.startApp(name, { timeouts: { shutdown: 8000 } });
+      const c = await connectWatched(port);
+      try {
+        await c.client.write(req("GET", "/stream?ms=20000&every=100"));
+        expect(await waitForBytes(c.client, "chunk 1\n")).toBe(true);
+        if (when === "before") c.client.end();
+        await sleep(50);
+        const t0 = performance.now();
+        const stopped = fx.control<{ shutdownMs: number }>(`/shutdown?name=${name}&mode=graceful-wait`, {
+          method: "POST",
+        });
+        if (when === "after") {
+          await sleep(200);
+          c.client.end();
+        }
+        const s = await stopped;
+        expect(s.shutdownMs).toBeLessThan(2000); // not the 8 s bound
+        expect(performance.now() - t0).toBeLessThan(3000);
+        expect(await within(c.client.closed, 2000)).toBe(true);
+      } finally {
+        c.client.destroy();
+      }
+    },
+  );
+
   it.each([["Infinity"], [2 ** 31]])("timeouts.shutdown %s (no bound) waits for the request in flight", async (ms) => {
     // Past what a timer can wait, runtimes fire at once: the shutdown was immediate, the response lost.
     const name = uniqueId("unbounded");
