@@ -205,9 +205,29 @@ export function headerFields(headers: Headers): Iterable<readonly [string, strin
   return SPEC_ORDER ? headers : [...headers].sort(byName);
 }
 
+/** Headers that refuse changes, as the Fetch standard's "immutable" guard does. */
+class ImmutableHeaders extends Headers {
+  override append(): void {
+    throw new TypeError("Headers are immutable");
+  }
+  override set(): void {
+    throw new TypeError("Headers are immutable");
+  }
+  override delete(): void {
+    throw new TypeError("Headers are immutable");
+  }
+}
+
 /** Creates the class for a given platform Response (so tests can make one without installing it). */
 export function makeLightResponse(Native: typeof Response): typeof Response {
   let isLight: (x: object) => boolean;
+  // Bun's Response.redirect() gives headers that can be changed.
+  let redirectHeadersMutable = true;
+  try {
+    Native.redirect("http://x/").headers.set("x-probe", "1");
+  } catch {
+    redirectHeadersMutable = false;
+  }
   // Bun's Response leaves a string body's content-type out of its headers.
   const typeHidden = !new Native("x").headers.has("content-type");
 
@@ -310,14 +330,22 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
       return new LightResponse(text, { status: init?.status, statusText: init?.statusText, headers }) as never;
     }
 
-    /** `Response.redirect()`, refusing a relative URL on every runtime (Bun's takes it). */
+    /**
+     * `Response.redirect()`, refusing a relative URL on every runtime (Bun's
+     * takes it), with headers that refuse changes (Bun's take them: a cookie
+     * appended to a redirect worked on Bun alone).
+     */
     static redirect(url: string | URL, status?: number): Response {
       try {
         new URL(String(url));
       } catch {
         throw new TypeError(`Invalid URL: ${String(url)}`);
       }
-      return status === undefined ? Native.redirect(url) : Native.redirect(url, status);
+      const r = status === undefined ? Native.redirect(url) : Native.redirect(url, status);
+      if (redirectHeadersMutable) {
+        Object.defineProperty(r, "headers", { value: new ImmutableHeaders(r.headers), configurable: true });
+      }
+      return r;
     }
 
     [BODY_SIZE](): number {

@@ -74,6 +74,7 @@ const CASES: Case[] = [
   get("/redirect-308"),
   get("/redirect-relative", [ERROR_500]),
   get("/redirect-bad-status", [ERROR_500]),
+  get("/redirect-append", [ERROR_500]),
   get("/empty", [/\r\ncontent-length: 0\r\n\r\n$/]),
   get("/empty-201"),
   get("/no-content", [/^HTTP\/1\.1 204 No Content\r\n/]),
