@@ -146,8 +146,14 @@ class Upload {
   }
 }
 
-/** The body's chunks, failing with a 413 as soon as more than `maxBytes` arrived. */
-async function* limited(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+/**
+ * Room for what a form sends around its file (delimiters, part headers,
+ * other fields): a form's body may be this much larger than the file.
+ */
+const FRAMING = 64 * 1024;
+
+/** The body's chunks, failing with a 413 as soon as more than `limit` bytes arrived. */
+async function* limited(body: ReadableStream<Uint8Array>, limit: number): AsyncGenerator<Uint8Array> {
   let received = 0;
   const reader = body.getReader();
   try {
@@ -155,7 +161,7 @@ async function* limited(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8A
       const { done, value } = await reader.read();
       if (done) return;
       received += value.byteLength;
-      if (received > maxBytes) throw tooLarge();
+      if (received > limit) throw tooLarge();
       yield value;
     }
   } finally {
@@ -264,6 +270,10 @@ function disposition(headers: string): { name: string | null; filename: string |
   for (const m of line.matchAll(/;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g)) {
     let value = m[2].trim();
     if (value.startsWith('"')) value = value.slice(1, -1).replace(/\\(.)/g, "$1");
+    // Browsers send `"`, CR and LF in a name as %22, %0D and %0A (WHATWG HTML).
+    if (m[1].toLowerCase() !== "filename*") {
+      value = value.replace(/%(22|0D|0A)/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+    }
     params.set(m[1].toLowerCase(), value);
   }
   let filename = params.get("filename") ?? null;
@@ -286,11 +296,13 @@ function boundaryOf(type: string): string | null {
 // ---------------------------------------------------------------- handlers
 
 async function receive(request: Request, info: ServeHandlerInfo): Promise<Response> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) throw tooLarge();
-  if (request.body === null) return text(400, "empty upload\n");
   const type = request.headers.get("content-type") ?? "";
   const multipart = /^multipart\/form-data\s*(;|$)/i.test(type);
+  // A raw body is the file; a form's file is counted as it is written.
+  const limit = multipart ? maxBytes + FRAMING : maxBytes;
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (request.body === null) return text(400, "empty upload\n");
   let name: string | null = null;
   if (!multipart) {
     name = sanitiseName(new URL(request.url).searchParams.get("name") ?? "");
@@ -299,7 +311,7 @@ async function receive(request: Request, info: ServeHandlerInfo): Promise<Respon
   const upload = await Upload.create(info);
   try {
     if (multipart) name = await receiveMultipart(request.body, type, upload);
-    else for await (const chunk of limited(request.body)) await upload.write(chunk);
+    else for await (const chunk of limited(request.body, limit)) await upload.write(chunk);
     if (!(await upload.commit(name!))) return text(409, `${name} exists already\n`);
   } catch (error) {
     await upload.discard();
@@ -320,7 +332,7 @@ async function receiveMultipart(body: ReadableStream<Uint8Array>, type: string, 
   const parser = new MultipartParser(boundary);
   let name: string | null = null;
   let state: "before" | "writing" | "after" = "before";
-  for await (const chunk of limited(body)) {
+  for await (const chunk of limited(body, maxBytes + FRAMING)) {
     for (const event of parser.push(chunk)) {
       if (event.type === "part") {
         if (state === "writing") state = "after";
@@ -331,6 +343,7 @@ async function receiveMultipart(body: ReadableStream<Uint8Array>, type: string, 
           state = "writing";
         }
       } else if (event.type === "data" && state === "writing") {
+        if (upload.bytes + event.bytes.byteLength > maxBytes) throw tooLarge();
         await upload.write(event.bytes);
       }
     }
@@ -363,8 +376,10 @@ const page = `<!doctype html>
 const server = serve({
   port,
   hostname: values.host,
-  // Room for the multipart framing around a file of the largest size.
-  limits: { maxBodyBytes: maxBytes + 64 * 1024 },
+  // Well above the handler's own limits, so that its 413, which names the
+  // size the page shows, answers any upload the server's would refuse at
+  // once (100 MiB, the default, or room for the largest upload).
+  limits: { maxBodyBytes: Math.max(100 * 1024 * 1024, maxBytes + 2 * FRAMING) },
   fetch(request, info) {
     const path = new URL(request.url).pathname;
     if (path === "/upload") {

@@ -844,6 +844,21 @@ describe.each(RUNTIMES)("examples/upload.ts on %s", (runtime: Runtime) => {
     expect(readFileSync(path.join(dir, "über.txt"), "utf8")).toBe("ueber");
   });
 
+  it("takes a file name as a browser escapes it (%22 for a quote), and a file of the full limit in a form", async () => {
+    const boundary = "q";
+    const data = prng.bytes(LIMIT, 12);
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="say %22hi%22.txt"\r\n\r\n`),
+      data,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const r = await post("", body, { "content-type": `multipart/form-data; boundary=${boundary}` });
+    expect(r.status).toBe(201);
+    // The quotes, decoded, become the sanitiser's "_" (undecoded, "%22" became "_22").
+    expect((await r.json()).name).toBe("say _hi_.txt");
+    expect(sha256(readFileSync(path.join(dir, "say _hi_.txt")))).toBe(sha256(data));
+  });
+
   it("refuses malformed multipart bodies with 400 and leaves nothing", async () => {
     const type = { "content-type": "multipart/form-data; boundary=zzz" };
     expect((await post("", "no delimiter at all", type)).status).toBe(400);
@@ -862,6 +877,8 @@ describe.each(RUNTIMES)("examples/upload.ts on %s", (runtime: Runtime) => {
       await c.write(req("POST", "/upload?name=declared.bin", { "content-length": String(2 * LIMIT) }));
       const r = await c.readResponse();
       expect(r.status).toBe(413);
+      // The example's own message, with the size its page shows, not the server's.
+      expect(r.text()).toBe(`the upload is larger than ${LIMIT} bytes\n`);
     });
     expect(existsSync(path.join(dir, "declared.bin"))).toBe(false);
     expect(partials()).toEqual([]);
