@@ -137,6 +137,9 @@ class PorticoServer implements Server {
     this.#addr = listener.addr;
     const scheme = this.#core.options.scheme;
     this.#url = listener.addr.transport === "unix" ? unixUrl(scheme, listener.addr.path) : `${scheme}${host}/`;
+    // Stopped before it was bound (shutdown() or the signal right after
+    // serve()): it no longer listens, so nothing says it does.
+    if (this.group.closed || this.#shutdown !== null) return;
     if (init.onListen) init.onListen(listener.addr);
     else console.log(listeningLine(scheme, listener.addr, this.#url));
   }

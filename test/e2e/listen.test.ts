@@ -222,6 +222,7 @@ describe("options serve() cannot use", () => {
       code: "ENOENT",
     });
     expect(r.bracketed).toEqual({ name: "listening", message: "http://[::1]:PORT/", code: null });
+    expect(r.stoppedBeforeListening.name).toBe("onListen called: false");
   });
 
   it("says the same on every runtime", () => {
