@@ -4,7 +4,9 @@
  * @module
  */
 
+import cluster from "node:cluster";
 import net from "node:net";
+import process from "node:process";
 import tls from "node:tls";
 import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
 import { joinShared } from "../src/http/bytes.ts";
@@ -175,7 +177,19 @@ function listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandle
     const listenOptions: net.ListenOptions & { reusePort?: boolean } = unix
       ? { path: options.path, backlog: options.backlog }
       : { port: options.port, host: options.hostname, backlog: options.backlog };
-    if (options.reusePort) listenOptions.reusePort = true;
+    if (options.reusePort) {
+      // Node takes reusePort from 22.12 and 23.1; before, it ignored it, and
+      // a second process on the port failed with EADDRINUSE. A cluster
+      // worker shares the primary's socket and needs no reusePort.
+      if (!cluster.isWorker && !nodeReusesPorts()) {
+        return reject(
+          Object.assign(new Error(`reusePort needs Node 22.12 or later (this is ${process.version})`), {
+            code: "ENOTSUP",
+          }),
+        );
+      }
+      listenOptions.reusePort = true;
+    }
     server.listen(listenOptions, () => {
       server.off("error", onListenError);
       // Accept errors (EMFILE and the like) are reported, never fatal;
@@ -207,4 +221,10 @@ function listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandle
       });
     });
   });
+}
+
+/** Whether this Node listens with SO_REUSEPORT when asked (22.12+, 23.1+). */
+function nodeReusesPorts(): boolean {
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }

@@ -230,3 +230,31 @@ describe("options serve() cannot use", () => {
     for (const other of others) expect(other).toBe(node);
   });
 });
+
+// Node takes reusePort from 22.12 and 23.1 (engines allows 20): before, it
+// was ignored, and a second process failed with EADDRINUSE as if nothing
+// had been asked for.
+describe("reusePort on Node", () => {
+  it("two servers share a port where Node supports it, and say it needs a newer Node where not", async () => {
+    const script = `
+      import { serve } from "./dist/mod.js";
+      const fetch = () => new Response("x");
+      const a = serve({ port: 0, hostname: "127.0.0.1", reusePort: true, fetch, onListen() {} });
+      const outcome = await a.ready().then(async () => {
+        const b = serve({ port: a.addr.port, hostname: "127.0.0.1", reusePort: true, fetch, onListen() {} });
+        const r = await b.ready().then(() => "shared", (e) => e.code + ": " + e.message);
+        await b.shutdown().catch(() => {});
+        return r;
+      }, (e) => e.code + ": " + e.message);
+      await a.shutdown().catch(() => {});
+      console.log(outcome);`;
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: projectRoot, encoding: "utf8" });
+    const [major, minor] = process.versions.node.split(".").map(Number);
+    const supported = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+    expect(out.trim()).toBe(
+      supported
+        ? "shared"
+        : `ENOTSUP: portico: cannot listen on 127.0.0.1:0: reusePort needs Node 22.12 or later (this is ${process.version})`,
+    );
+  });
+});
