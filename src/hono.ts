@@ -52,9 +52,9 @@ export interface WSEvents {
  *
  * @example
  * ```ts
- * import { upgradeWebSocket, type WSContext } from "portico/hono";
+ * import { upgradeWebSocket, type WebSocketMiddleware, type WSContext } from "portico/hono";
  * const rooms = new Set<WSContext>();
- * export const chat = upgradeWebSocket(() => ({
+ * export const chat: WebSocketMiddleware = upgradeWebSocket(() => ({
  *   onOpen: (_e, ws) => void rooms.add(ws),
  *   onMessage: (e) => rooms.forEach((ws) => ws.readyState === 1 && ws.send(String(e.data))),
  *   onClose: (_e, ws) => void rooms.delete(ws),
