@@ -235,7 +235,7 @@ describe("options serve() cannot use", () => {
 // was ignored, and a second process failed with EADDRINUSE as if nothing
 // had been asked for.
 describe("reusePort on Node", () => {
-  it("two servers share a port where Node supports it, and say it needs a newer Node where not", async () => {
+  it("two servers share a port where Node supports it, and say it needs a newer Node where not", () => {
     const script = `
       import { serve } from "./dist/mod.js";
       const fetch = () => new Response("x");
