@@ -489,12 +489,14 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // locked, a stream that failed before its first chunk) the client can
   // still be told: a 500 through onError, as for a handler that failed; if
   // onError's response fails so too, the plain 500 (a string, which cannot
-  // fail); after that the connection ends. A client that has gone (its FIN
-  // aborted the request and shut its group, closing the file a static
-  // response was about to read: a seek, a page left) is told nothing and
-  // its failure is no server error: the connection just ends.
+  // fail); after that the connection ends. A failure caused by the
+  // client's leaving (its FIN aborted the request and shut its group,
+  // closing the file a static response was about to read: a seek, a page
+  // left) is no server error: the connection just ends. Any other failure
+  // is answered, to a client that half-closed too.
   #notWritten(ex: Exchange, e: unknown): void | Promise<void> {
-    if (this.#headOut || ex.recovery === 2 || this.phase === "closed" || ex.abortReason !== undefined) {
+    const causedByLeaving = ex.abortReason !== undefined && isAbortOf(e, ex.abortReason);
+    if (this.#headOut || ex.recovery === 2 || this.phase === "closed" || causedByLeaving) {
       return this.#writeFailed(ex, e);
     }
     ex.started = false;

@@ -91,7 +91,10 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
   get group(): ResourceGroup {
     if (this.#group === null) {
       this.#group = this.#parentGroup.child({ name: `request ${this.head.method} ${this.head.target}` });
-      if (this.responded || this.#aborted) void this.#group.shutdown();
+      // Born shut down, for the same reason the request's signal gave (a
+      // response failing for it can then be told from one failing on its own).
+      if (this.#aborted) void this.#group.shutdown(this.abortReason);
+      else if (this.responded) void this.#group.shutdown();
     }
     return this.#group;
   }

@@ -94,7 +94,10 @@ export function fileStream(
     async pull(controller) {
       if (closing !== null) {
         // The owner shut down (the client is gone): nothing will read this.
-        controller.error(new Error("file closed"));
+        // Its reason is the cause, so the server can tell this failure from
+        // the response's own.
+        const reason = (owner as { signal?: AbortSignal } | null)?.signal?.reason;
+        controller.error(new Error("file closed", { cause: reason }));
         return;
       }
       const request = controller.byobRequest;

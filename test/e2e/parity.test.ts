@@ -19,6 +19,8 @@ interface Case {
   raw?: string;
   /** What the bytes must also satisfy (beyond being the same everywhere). */
   expect?: RegExp[];
+  /** The client half-closes (FIN) after its request, and reads on. */
+  halfClose?: boolean;
 }
 
 const get = (path: string, expect?: RegExp[]): Case => ({ name: path, expect });
@@ -111,6 +113,9 @@ const CASES: Case[] = [
   { name: "501 CONNECT", raw: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" },
   { name: "505 HTTP/2.0", raw: "GET /text HTTP/2.0\r\nHost: a\r\n\r\n" },
   { name: "417 Expect", raw: req("GET", "/text", { expect: "something" }) },
+  // A client that half-closed still gets its answer, a failure's 500 included (onError is called).
+  { name: "half-closed /text", raw: req("GET", "/text"), halfClose: true, expect: [/\r\n\r\nhello$/] },
+  { name: "half-closed /stream-fails-late", raw: req("GET", "/stream-fails-late"), halfClose: true, expect: [ERROR_500] },
 ];
 
 /** The response as it was on the wire, Date masked; or what went wrong instead. */
@@ -118,6 +123,7 @@ async function rawAnswer(server: RunningServer, c: Case): Promise<string> {
   const client = await RawClient.connect(server.port);
   try {
     await client.write(c.raw ?? req(c.method ?? "GET", c.name.replace(/^HEAD /, "")));
+    if (c.halfClose) client.end();
     const r = await client.readResponse({ method: c.method ?? "GET" });
     const bytes = r.head + r.wireBody.toString("latin1");
     return bytes.replace(/\r\ndate: [^\r\n]*/i, "\r\ndate: <masked>");
