@@ -19,6 +19,7 @@
  */
 
 import { concatBytes } from "../http/bytes.ts";
+import { hasOwnParts } from "./light_response.ts";
 import { BODY_HIGH_WATER } from "./options.ts";
 
 /** The connection's side of a body. */
@@ -84,11 +85,13 @@ export class BodyStream {
 
   /**
    * Whether `response` carries this body as its own (`new Response(req.body)`):
-   * its writer will read it. Asked only once the handler has taken the
-   * stream, so that a response's body is not looked at (built) otherwise.
+   * its writer will read it. A lightweight response that keeps its own
+   * parts carries a string or bytes, and its body is not asked for (that
+   * would build the platform Response); nor is any response's before the
+   * handler has taken this body's stream.
    */
   carriedBy(response: Response): boolean {
-    return this.#stream !== null && response.body === this.#stream;
+    return this.#stream !== null && !hasOwnParts(response) && response.body === this.#stream;
   }
 
   /** Whether a stream was built and is locked to a reader. */

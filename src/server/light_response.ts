@@ -56,6 +56,22 @@ export const RESPONSE_PARTS: unique symbol = Symbol.for("portico.response-parts"
 export const BODY_SIZE: unique symbol = Symbol.for("portico.body-size") as never;
 
 /**
+ * Whether `response` is a lightweight one that keeps its own parts (a string,
+ * bytes or no body): asking for its `body` or `headers` would build the
+ * platform Response.
+ *
+ * @example
+ * ```ts
+ * import { hasOwnParts, makeLightResponse } from "./light_response.ts";
+ * const LightResponse = makeLightResponse(Response);
+ * console.log(hasOwnParts(new LightResponse("hi"))); // true
+ * ```
+ */
+export function hasOwnParts(response: Response): boolean {
+  return ((response as { [RESPONSE_PARTS]?: () => ResponseParts | null })[RESPONSE_PARTS]?.() ?? null) !== null;
+}
+
+/**
  * The size of `response`'s body where it is known without reading it: a
  * lightweight Response's string (its UTF-8 size) or bytes, a Blob's size;
  * else null.

@@ -113,6 +113,11 @@ const CASES: Case[] = [
   { name: "501 CONNECT", raw: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" },
   { name: "505 HTTP/2.0", raw: "GET /text HTTP/2.0\r\nHost: a\r\n\r\n" },
   { name: "417 Expect", raw: req("GET", "/text", { expect: "something" }) },
+  {
+    name: "POST /touched-body, body unread",
+    raw: req("POST", "/touched-body", { "content-length": "100000" }, "abc"),
+    expect: [/\r\nx-b: 1\r\na-a: 2\r\ncontent-type: text\/plain;charset=UTF-8\r\n/],
+  },
   // A client that half-closed still gets its answer, a failure's 500 included (onError is called).
   { name: "half-closed /text", raw: req("GET", "/text"), halfClose: true, expect: [/\r\n\r\nhello$/] },
   { name: "half-closed /stream-fails-late", raw: req("GET", "/stream-fails-late"), halfClose: true, expect: [ERROR_500] },
