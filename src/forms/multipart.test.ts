@@ -94,6 +94,12 @@ describe("parseFormBody", () => {
         part("Content-Disposition form-data", "v") + close,
         'malformed multipart header line "Content-Disposition form-data"',
       ],
+      // A part whose headers end without a blank line: the next delimiter must
+      // not be read as a header (with boundary "a:b", "--a:b" looks like one).
+      [
+        `--${B}\r\nContent-Disposition: form-data; name="x"\r\n${field("y", "v")}${close}`,
+        "multipart part's headers run into a delimiter",
+      ],
     ];
     for (const [body, message] of cases) {
       expect(() => parse(body), JSON.stringify(body)).toThrow(new TypeError(message));
@@ -111,6 +117,14 @@ describe("parseFormBody", () => {
       "multipart/form-data without a valid boundary parameter",
     );
   });
+});
+
+it("does not let a part's headers swallow a delimiter that looks like a header line", () => {
+  const body = '--a:b\r\nContent-Disposition: form-data; name="x"\r\n--a:b\r\n' +
+    'Content-Disposition: form-data; name="y"\r\n\r\nv\r\n--a:b--';
+  expect(() => parseFormBody(new TextEncoder().encode(body), "multipart/form-data; boundary=a:b")).toThrow(
+    new TypeError("multipart part's headers run into a delimiter"),
+  );
 });
 
 describe("boundaryOf", () => {

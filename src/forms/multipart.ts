@@ -110,12 +110,18 @@ export function parseMultipart(body: Uint8Array, boundary: string): FormData {
       throw new TypeError(i >= body.byteLength ? "multipart body ends early" : "malformed multipart delimiter line");
     }
     const headersStart = i + 2;
+    // The next delimiter first: a part's headers must end before it (a
+    // header line that is a delimiter would otherwise swallow a part).
+    const next = delimiterAt(body, dashBoundary, headersStart - 2);
     const headersEnd = body[headersStart] === CR && body[headersStart + 1] === LF
       ? headersStart
-      : indexOf(body, CRLF_CRLF, headersStart);
-    if (headersEnd < 0) throw new TypeError("multipart body ends early, in a part's headers");
+      : indexOf(body, CRLF_CRLF, headersStart, next < 0 ? body.byteLength : next + 2);
+    if (headersEnd < 0) {
+      throw new TypeError(
+        next < 0 ? "multipart body ends early, in a part's headers" : "multipart part's headers run into a delimiter",
+      );
+    }
     const contentStart = headersEnd === headersStart ? headersStart + 2 : headersEnd + 4;
-    const next = delimiterAt(body, dashBoundary, contentStart);
     if (next < 0) throw new TypeError("multipart body ends early, before its closing delimiter");
     addPart(data, decoder.decode(body.subarray(headersStart, headersEnd)), body.subarray(contentStart, next));
     at = next + 2;
@@ -149,9 +155,9 @@ function startsWith(body: Uint8Array, prefix: Uint8Array, at: number): boolean {
   return true;
 }
 
-function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number): number {
+function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number, end = haystack.byteLength): number {
   const first = needle[0];
-  const last = haystack.byteLength - needle.byteLength;
+  const last = end - needle.byteLength;
   for (let i = haystack.indexOf(first, from); i !== -1 && i <= last; i = haystack.indexOf(first, i + 1)) {
     let j = 1;
     while (j < needle.byteLength && haystack[i + j] === needle[j]) j++;
