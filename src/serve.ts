@@ -16,6 +16,7 @@ import { installLightResponse } from "./server/light_response.ts";
 import { proxyProtocol } from "./proxy/protocol.ts";
 import { trustForwarded } from "./proxy/trust.ts";
 import { platform } from "./platform.ts";
+import { timerCanWait } from "./timer.ts";
 import { installRequestBridge } from "./server/request.ts";
 import type { Handler, ServeInit, ServeOptions, Server } from "./types.ts";
 import { clearTimeout, setTimeout } from "node:timers";
@@ -239,13 +240,4 @@ export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | 
   const server = new PorticoServer(init);
   if (workerId() !== null) stopOnSignal(server);
   return server;
-}
-
-/**
- * Whether a timer can wait `ms`: runtimes fire a longer delay (above
- * 2^31 − 1 ms, about 24.8 days, `Infinity` included) after 1 ms, which
- * turned `timeouts.shutdown: Infinity` ("none") into an immediate shutdown.
- */
-function timerCanWait(ms: number): boolean {
-  return ms <= 2 ** 31 - 1;
 }

@@ -25,6 +25,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
+import { timerCanWait } from "../timer.ts";
 
 /** Anything a group can close: `close()`, `[Symbol.dispose]` or `[Symbol.asyncDispose]`. */
 export type Closeable =
@@ -321,7 +322,7 @@ export class ResourceGroup implements AsyncDisposable {
   setDeadline(ms: number): void {
     if (this.#deadline) clearTimeout(this.#deadline);
     this.#deadline = null;
-    if (ms > 2 ** 31 - 1 || this.#shutdown) return; // Infinity, or longer than a timer can wait (it would fire at once)
+    if (!timerCanWait(ms) || this.#shutdown) return; // Infinity, or longer than a timer can wait (it would fire at once)
     this.#deadline = setTimeout(() => {
       void this.shutdown(new GroupShutdownError("deadline", this.name, `deadline of ${ms} ms passed`));
     }, ms);

@@ -720,10 +720,8 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       // During a graceful shutdown a client that left holds nothing up
       // (issue 12.2): close now. Otherwise the handler may still answer;
       // it gets the send timeout to do so.
-      if (this.#server.shuttingDown) {
-        if (ex.started) this.#destroy();
-        else this.#close();
-      } else this.#setDeadline("send");
+      if (this.#server.shuttingDown) this.#endForGone(ex);
+      else this.#setDeadline("send");
     }
   }
 
@@ -828,11 +826,20 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     this.conn.destroy();
   }
 
+  // During a graceful shutdown, a client that left (its FIN aborted the
+  // request) holds nothing up: closed if its response has not started, cut
+  // if it has (a response under way cannot end cleanly).
+  #endForGone(ex: Exchange): void {
+    if (ex.started) this.#destroy();
+    else this.#close();
+  }
+
   /**
-   * Graceful server shutdown: close now if idle, or if the client already
-   * left before its response started (it can hold nothing up); otherwise
-   * after the current response. An upgraded connection is asked to close
-   * its protocol (`closeGracefully()`).
+   * Graceful server shutdown: close now if idle; end now if the client
+   * already left (it can hold nothing up: closed before its response
+   * started, cut during it); otherwise close after the current response.
+   * An upgraded connection is asked to close its protocol
+   * (`closeGracefully()`).
    */
   closeGracefully(): void {
     if (this.phase === "upgraded") {
@@ -846,12 +853,8 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     }
     const ex = this.#current;
     if (this.idle) this.#close();
-    else if (this.#peerEnded && ex !== null && ex.abortReason !== undefined) {
-      // The client left (its FIN aborted the request): it holds nothing up.
-      // A response under way can only be cut.
-      if (ex.started) this.#destroy();
-      else this.#close();
-    } else this.#closeAfterResponse = true;
+    else if (this.#peerEnded && ex !== null && ex.abortReason !== undefined) this.#endForGone(ex);
+    else this.#closeAfterResponse = true;
   }
 
   /**

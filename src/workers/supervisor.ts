@@ -23,6 +23,7 @@
 import { availableParallelism } from "node:os";
 import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
+import { timerCanWait } from "../timer.ts";
 import { platform } from "../platform.ts";
 import type { WorkerLauncher, WorkerProcess } from "./launcher.ts";
 import { WORKER_ENV } from "./worker.ts";
@@ -37,7 +38,7 @@ export interface SuperviseOptions {
    * `adapters/*_workers.ts`, `adapters/node_cluster.ts`).
    */
   launcher?: WorkerLauncher;
-  /** Graceful-shutdown deadline in ms, after which remaining workers are killed. Default 10 000. */
+  /** Graceful-shutdown deadline in ms, after which remaining workers are killed (`Infinity`: none). Default 10 000. */
   shutdownTimeout?: number;
   /** First restart delay in ms, doubled for each recent failure. Default 100. */
   backoff?: number;
@@ -201,7 +202,10 @@ export function supervise(options: SuperviseOptions = {}): Supervisor {
       const all = [...live.values()];
       for (const w of all) w.kill("SIGTERM");
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), deadline)));
+      const timeout = new Promise<"timeout">((r) => {
+        // Infinity: wait as long as the workers take (a timer would fire at once).
+        if (timerCanWait(deadline)) timer = setTimeout(() => r("timeout"), deadline);
+      });
       const outcome = await Promise.race([Promise.all(all.map((w) => w.exited)), timeout]);
       clearTimeout(timer);
       if (outcome === "timeout") {
