@@ -85,6 +85,23 @@ describe("Receiver", () => {
     }
   });
 
+  it("gives each empty binary message a buffer of its own", () => {
+    const got: Uint8Array[] = [];
+    const r = new Receiver({
+      onText() {},
+      onBinary: (b) => got.push(b),
+      onPing() {},
+      onPong() {},
+      onCloseFrame() {},
+      onProtocolError() {},
+      pause() {},
+      resume() {},
+    }, 1024);
+    r.push(cat(clientFrame(2, []), clientFrame(2, [], { fin: false }), clientFrame(0, [])));
+    expect(got.map((b) => b.byteLength)).toEqual([0, 0]);
+    expect(got[0].buffer).not.toBe(got[1].buffer); // a handler may transfer or keep its buffer
+  });
+
   it("reassembles fragments and answers pings between them", () => {
     const { r, events } = setup();
     r.push(clientFrame(1, "Hel", { fin: false }));

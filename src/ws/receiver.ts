@@ -356,6 +356,7 @@ export class Receiver {
     this.#buf = EMPTY;
     this.#size = 0;
     if (first !== null) return first;
+    if (size === 0) return new Uint8Array(0); // not the shared EMPTY: the handler owns what it gets
     return size === buf.byteLength ? buf : buf.slice(0, size);
   }
 
