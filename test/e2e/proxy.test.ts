@@ -118,6 +118,12 @@ describe.each(RUNTIMES)("proxies on %s", (runtime) => {
       get("/who/b", fwd("other.example:8443")) +
       get("/who", fwd("a/b@c")) + // not a host: the URL is left alone
       get("/who?again", fwd("shop.example")) +
+      // The same forwarded fields under another Host of the request's own: the path is still this request's.
+      `GET /other HTTP/1.1\r\nHost: b:2\r\n${fwd("shop.example")}\r\n` +
+      `GET /third HTTP/1.1\r\nHost: a:10\r\n${fwd("shop.example")}\r\n` +
+      // Only the scheme forwarded: the host is the request's own, which changes.
+      `GET /p HTTP/1.1\r\nHost: a:1\r\nX-Forwarded-Proto: https\r\n\r\n` +
+      `GET /p HTTP/1.1\r\nHost: b:2\r\nX-Forwarded-Proto: https\r\n\r\n` +
       // lower-case names, the client's address over two lines (10.0.0.3 is trusted: the hop before it counts)
       get("/who", "x-forwarded-proto: http\r\nx-forwarded-for: 203.0.113.4\r\nX-FORWARDED-FOR: 10.0.0.3\r\n") +
       get("/who", "Connection: close\r\n"),
@@ -129,6 +135,10 @@ describe.each(RUNTIMES)("proxies on %s", (runtime) => {
       "https://other.example:8443/who/b",
       "http://a:1/who",
       "https://shop.example/who?again",
+      "https://shop.example/other",
+      "https://shop.example/third",
+      "https://a:1/p",
+      "https://b:2/p",
       "http://a:1/who",
       "http://a:1/who",
     ]);
@@ -138,10 +148,14 @@ describe.each(RUNTIMES)("proxies on %s", (runtime) => {
       "198.51.100.9",
       "198.51.100.9",
       "198.51.100.9",
+      "198.51.100.9",
+      "198.51.100.9",
+      "127.0.0.1",
+      "127.0.0.1",
       "203.0.113.4",
       "127.0.0.1",
     ]);
-    expect(seen[5].xff).toBe("203.0.113.4, 10.0.0.3");
+    expect(seen[9].xff).toBe("203.0.113.4, 10.0.0.3");
     expect(seen[1]).toMatchObject({
       isRequest: true,
       method: "POST",
