@@ -46,6 +46,7 @@ export class ServerCore implements ConnectionServer {
   #unref = false;
   #idle: (() => void) | null = null;
   #parked: Parked[] = [];
+  #rejecting = 0; // sockets answered 503, not closed yet
   #pauseAccept: (() => void) | undefined;
   #resumeAccept: (() => void) | undefined;
 
@@ -118,7 +119,12 @@ export class ServerCore implements ConnectionServer {
 
   /** Answers 503 (too many connections, or shutting down) and closes. */
   reject(conn: Conn, group: ResourceGroup): ConnHandler {
-    const body = "Service Unavailable: too many connections\n";
+    const body = this.#shuttingDown
+      ? "Service Unavailable: the server is shutting down\n"
+      : "Service Unavailable: too many connections\n";
+    // A graceful shutdown waits for these too: the root group's finaliser
+    // destroys every socket, which could reset the 503 before it is read.
+    this.#rejecting++;
     conn.write(encodeHead(
       `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
         `date: ${httpDate()}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`,
@@ -142,10 +148,12 @@ export class ServerCore implements ConnectionServer {
       onData: end,
       onDrain() {},
       onEnd: end,
-      onClose() {
+      onClose: () => {
         clearTimeout(soon);
         clearTimeout(linger);
         void group.shutdown();
+        this.#rejecting--;
+        this.#wakeIfIdle();
       },
     };
   }
@@ -170,10 +178,16 @@ export class ServerCore implements ConnectionServer {
         this.#sweeper = null;
         this.#releaseDate();
       }
-      const w = this.#idle;
-      this.#idle = null;
-      w?.();
+      this.#wakeIfIdle();
     }
+  }
+
+  // A graceful shutdown waiting for the last connection (and the last 503) goes on.
+  #wakeIfIdle(): void {
+    if (this.connections.size > 0 || this.#rejecting > 0) return;
+    const w = this.#idle;
+    this.#idle = null;
+    w?.();
   }
 
   #sweep(): void {
@@ -195,7 +209,7 @@ export class ServerCore implements ConnectionServer {
     // Clients still waiting for a slot get the 503 a new one would: their
     // requests were never started, so a retry elsewhere is safe.
     for (const p of this.#parked.splice(0)) p.reject();
-    if (this.connections.size === 0) return Promise.resolve();
+    if (this.connections.size === 0 && this.#rejecting === 0) return Promise.resolve();
     const done = new Promise<void>((r) => (this.#idle = r));
     for (const c of this.connections) c.closeGracefully();
     return done;

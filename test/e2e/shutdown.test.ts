@@ -191,6 +191,7 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime: Runtime) => {
 
       const r = await waiting.client.readResponse({ timeoutMs: 2000 });
       expect(r.status).toBe(503);
+      expect(r.text()).toBe("Service Unavailable: the server is shutting down\n");
       expect(r.header("connection")).toMatch(/close/i);
       expect(r.header("retry-after")).toBe("1");
       expect(await waiting.client.waitForServerClose(2000)).toBe(true);
