@@ -11,8 +11,8 @@
  *   GET  /files/...           the uploaded files (serveDir, with a listing)
  *
  * Options: --port <n> (default: env PORT, else 8000), --host <name>
- * (default 127.0.0.1), --max-bytes <n> (default 10 MiB: the largest request
- * body accepted).
+ * (default 127.0.0.1), --max-bytes <n> (default 10 MiB: the largest file
+ * accepted; a form's body may be 64 KiB larger, for what it sends around it).
  *
  * What it takes care of:
  * - The file name is reduced to one harmless name: no directories, no
@@ -269,7 +269,8 @@ function disposition(headers: string): { name: string | null; filename: string |
   const params = new Map<string, string>();
   for (const m of line.matchAll(/;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g)) {
     let value = m[2].trim();
-    if (value.startsWith('"')) value = value.slice(1, -1).replace(/\\(.)/g, "$1");
+    // curl escapes `"` and `\` with a backslash; any other backslash is the name's own.
+    if (value.startsWith('"')) value = value.slice(1, -1).replace(/\\(["\\])/g, "$1");
     // Browsers send `"`, CR and LF in a name as %22, %0D and %0A (WHATWG HTML).
     if (m[1].toLowerCase() !== "filename*") {
       value = value.replace(/%(22|0D|0A)/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
@@ -310,7 +311,7 @@ async function receive(request: Request, info: ServeHandlerInfo): Promise<Respon
   }
   const upload = await Upload.create(info);
   try {
-    if (multipart) name = await receiveMultipart(request.body, type, upload);
+    if (multipart) name = await receiveMultipart(request.body, type, upload, limit);
     else for await (const chunk of limited(request.body, limit)) await upload.write(chunk);
     if (!(await upload.commit(name!))) return text(409, `${name} exists already\n`);
   } catch (error) {
@@ -326,13 +327,18 @@ async function receive(request: Request, info: ServeHandlerInfo): Promise<Respon
 }
 
 /** Writes the first file part of a multipart body into `upload`; returns its sanitised name. */
-async function receiveMultipart(body: ReadableStream<Uint8Array>, type: string, upload: Upload): Promise<string> {
+async function receiveMultipart(
+  body: ReadableStream<Uint8Array>,
+  type: string,
+  upload: Upload,
+  limit: number,
+): Promise<string> {
   const boundary = boundaryOf(type);
   if (boundary === null) throw new HttpError(400, "multipart/form-data without a boundary");
   const parser = new MultipartParser(boundary);
   let name: string | null = null;
   let state: "before" | "writing" | "after" = "before";
-  for await (const chunk of limited(body, maxBytes + FRAMING)) {
+  for await (const chunk of limited(body, limit)) {
     for (const event of parser.push(chunk)) {
       if (event.type === "part") {
         if (state === "writing") state = "after";
