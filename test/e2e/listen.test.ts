@@ -157,6 +157,11 @@ describe("options serve() cannot use", () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   const refused = (message: string) => ({ name: "TypeError", message, code: null });
+  const cannotListen = (where: string, why: string, code: string) => ({
+    name: "Error",
+    message: `portico: cannot listen on ${where}: ${why}`,
+    code,
+  });
 
   it.each(RUNTIMES)("are a TypeError naming the option on %s", (runtime) => {
     const r = results.get(runtime)!;
@@ -194,33 +199,24 @@ describe("options serve() cannot use", () => {
 
   it.each(RUNTIMES)("name the host and port, or the socket, when the address is in use, on %s", (runtime) => {
     const r = results.get(runtime)!;
-    expect(r.portInUse).toEqual({
-      name: "Error",
-      message: "portico: cannot listen on 127.0.0.1:PORT: the address is already in use",
-      code: "EADDRINUSE",
-    });
-    expect(r.unixInUse).toEqual({
-      name: "Error",
-      message:
-        "portico: cannot listen on unix socket DIR/stale.sock: the address is already in use (a socket file is there: remove it if no server uses it)",
-      code: "EADDRINUSE",
-    });
+    expect(r.portInUse).toEqual(cannotListen("127.0.0.1:PORT", "the address is already in use", "EADDRINUSE"));
+    expect(r.unixInUse).toEqual(
+      cannotListen(
+        "unix socket DIR/stale.sock",
+        "the address is already in use (a socket file is there: remove it if no server uses it)",
+        "EADDRINUSE",
+      ),
+    );
     // A failed listen leaves another's socket file alone.
     expect(r.staleFileKept.name).toBe("true");
   });
 
   it.each(RUNTIMES)("say why a host or socket cannot be listened on, with the same code, on %s", (runtime) => {
     const r = results.get(runtime)!;
-    expect(r.hostUnresolved).toEqual({
-      name: "Error",
-      message: "portico: cannot listen on no-such-host.invalid:0: the host name does not resolve",
-      code: "ENOTFOUND",
-    });
-    expect(r.unixNoDir).toEqual({
-      name: "Error",
-      message: "portico: cannot listen on unix socket DIR/no-such-dir/a.sock: no such directory",
-      code: "ENOENT",
-    });
+    expect(r.hostUnresolved).toEqual(
+      cannotListen("no-such-host.invalid:0", "the host name does not resolve", "ENOTFOUND"),
+    );
+    expect(r.unixNoDir).toEqual(cannotListen("unix socket DIR/no-such-dir/a.sock", "no such directory", "ENOENT"));
     expect(r.bracketed).toEqual({ name: "listening", message: "http://[::1]:PORT/", code: null });
     expect(r.stoppedBeforeListening.name).toBe("onListen called: false");
   });
