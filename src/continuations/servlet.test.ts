@@ -3,6 +3,7 @@ import { BOOKS, books, sum2 } from "../../examples/tutorial_app.ts";
 import { html } from "../html/html.ts";
 import { ResourceGroup } from "../groups/group.ts";
 import type { ServeHandlerInfo } from "../types.ts";
+import { Router } from "../router/router.ts";
 import { lruManager } from "./manager.ts";
 import { type Servlet, servlet, type Web } from "./servlet.ts";
 
@@ -26,6 +27,22 @@ describe("servlet", () => {
     expect(second.text).toContain("Second number:");
     const done = await get(app, `${second.links[0]}?number=4`);
     expect(done.text).toContain("The sum is 7");
+  });
+
+  it("resumes under a Router mount whose prefix is its own namespace (/k, /s)", async () => {
+    // The mount took the prefix off already; taking "/s" off "/s/<token>" again made
+    // every stateless k-URL under "/s" start the servlet afresh.
+    const router = new Router()
+      .mount("/k", servlet(sum2, { manager: lruManager() }))
+      .mount("/s", servlet(sum2, { stateless: { secret: "0123456789abcdef0123456789abcdef" } }));
+    const app = ((req: Request) => router.fetch(req, undefined as never)) as Servlet;
+    for (const prefix of ["/k", "/s"]) {
+      const first = await get(app, `${prefix}/`);
+      expect(first.links[0].startsWith(`${prefix}/`)).toBe(true);
+      const second = await get(app, `${first.links[0]}?number=3`);
+      expect(second.text, prefix).toContain("Second number:");
+      expect((await get(app, `${second.links[0]}?number=4`)).text).toContain("The sum is 7");
+    }
   });
 
   it("replays an old k-URL: the back button and re-submission", async () => {

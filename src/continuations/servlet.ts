@@ -527,12 +527,14 @@ export function servlet(fn: (web: Web) => Page | Promise<Page>, options: Servlet
 
   const handler = async (request: Request, info?: ServeHandlerInfo): Promise<Response> => {
     if (servers && info) belongToServer(info, servers, group);
-    const base = options.base ?? (info as { mountPath?: string } | undefined)?.mountPath ?? "";
+    const mountPath = (info as { mountPath?: string } | undefined)?.mountPath;
+    const base = options.base ?? mountPath ?? "";
     const split = splitUrl(request.url);
     const origin = split.origin;
-    // Mounted through a Router the prefix is already gone; with an explicit
-    // base and no Router it is still there.
-    const path = base && split.path.startsWith(base + "/") ? split.path.slice(base.length) : split.path;
+    // Mounted through a Router the prefix is already gone (taking it off
+    // again broke a mount at "/k" or "/s", the servlet's own namespaces);
+    // with an explicit base and no Router it is still there.
+    const path = !mountPath && base && split.path.startsWith(base + "/") ? split.path.slice(base.length) : split.path;
 
     if (K_SPACE.test(path)) {
       const k = K_PATH.exec(path);
