@@ -10,6 +10,7 @@ import type { TcpAddr } from "../adapter.ts";
 import { ResourceGroup } from "../groups/group.ts";
 import { splitUrl } from "../http/url.ts";
 import { knownBodySize } from "../server/light_response.ts";
+import { requestWithUrl } from "../server/request.ts";
 import type { Handler, ServeHandlerInfo } from "../types.ts";
 import { type RouteEntry, RouteTrie } from "./trie.ts";
 
@@ -163,22 +164,23 @@ export class Router {
     if (!base.startsWith("/")) throw new TypeError(`mount prefix must start with "/": ${prefix}`);
     const fetch = typeof target === "function" ? target : target.fetch.bind(target);
     const handler: RouteHandler = (request, ctx) => {
-      const url = new URL(request.url);
-      if (url.pathname === base && (request.method === "GET" || request.method === "HEAD")) {
+      // The URL is already in WHATWG form (portico's, or a platform
+      // Request's): cut, not parsed.
+      const url = request.url;
+      const { origin, path } = splitUrl(url);
+      const rest = url.slice(origin.length + path.length); // "?query", "#fragment", or ""
+      if (path === base && (request.method === "GET" || request.method === "HEAD")) {
         // "/static" and "/static/" would look the same to the target, and
         // relative links in its pages would resolve against the wrong base.
-        url.pathname = base + "/";
-        return new Response(null, { status: 308, headers: { location: url.pathname + url.search } });
+        const hash = rest.indexOf("#");
+        return new Response(null, {
+          status: 308,
+          headers: { location: base + "/" + (hash < 0 ? rest : rest.slice(0, hash)) },
+        });
       }
-      url.pathname = url.pathname.slice(base.length) || "/";
-      const inner = new Request(url, {
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        signal: request.signal,
-        // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
-        duplex: "half",
-      });
+      // portico's request under the inner URL, without a platform Request
+      // (which cost 45–75 µs per request on Node, 20–30 on Deno, 10 on Bun).
+      const inner = requestWithUrl(request, origin + (path.slice(base.length) || "/") + rest);
       return fetch(inner, new MountInfo(ctx, ctx.mountPath + base));
     };
     this.#trie.add("*", base + "/*", handler);
