@@ -113,6 +113,10 @@ const CASES: Case[] = [
   { name: "501 CONNECT", raw: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" },
   { name: "505 HTTP/2.0", raw: "GET /text HTTP/2.0\r\nHost: a\r\n\r\n" },
   { name: "417 Expect", raw: req("GET", "/text", { expect: "something" }) },
+  get("/headers-after", [
+    /\r\naccess-control-allow-origin: \*\r\ncontent-type: text\/plain;charset=UTF-8\r\nset-cookie: a=1\r\nset-cookie: b=2\r\nx-b: 1\r\n/,
+  ]),
+  get("/headers-body-headers", [/\r\nx-a: 1\r\nx-b: 1\r\nx-c: 2\r\nx-d: 3\r\n/]),
   {
     name: "POST /touched-body, body unread",
     raw: req("POST", "/touched-body", { "content-length": "100000" }, "abc"),
