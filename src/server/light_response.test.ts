@@ -45,15 +45,20 @@ describe("LightResponse", () => {
     expect(parts(new Light(new Uint8Array([1])))!.fixed).toBeNull();
   });
 
-  it("behaves as the platform Response once anything else is asked of it", async () => {
+  it("keeps its parts when its headers are changed, and behaves as the platform Response once anything else is asked of it", async () => {
     const r = new Light("body", { status: 202, statusText: "Accepted", headers: [["x-b", "2"]] });
     expect(r.status).toBe(202);
     expect(r.ok).toBe(true);
-    r.headers.set("x-c", "3"); // builds the platform Response: mutations stick
-    expect(parts(r)).toBeNull();
-    expect(r.headers.get("x-c")).toBe("3");
+    const headers = r.headers;
+    headers.set("x-c", "3"); // a Headers of its own: no platform Response yet, mutations stick
+    expect(r.headers).toBe(headers);
+    expect(parts(r)!.headers).toEqual([["content-type", "text/plain;charset=UTF-8"], ["x-b", "2"], ["x-c", "3"]]);
     expect(r.headers.get("content-type")).toBe("text/plain;charset=UTF-8");
-    const copy = r.clone();
+    const copy = r.clone(); // builds the platform Response, from those fields
+    expect(parts(r)).toBeNull();
+    expect(copy.headers.get("x-c")).toBe("3");
+    headers.set("x-d", "4"); // still the response's fields, which the server reads
+    expect(r.headers.get("x-d")).toBe("4");
     expect(await r.text()).toBe("body");
     expect(await copy.text()).toBe("body");
     expect(r.bodyUsed).toBe(true);
