@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Stats } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { relative, resolve } from "node:path";
 import { contentType } from "./content_type.ts";
@@ -107,22 +108,19 @@ export function serveDir(options: ServeDirOptions): (request: Request, info?: ob
     if (real === null) return statusResponse(404);
     // A link with an ordinary name may still lead to a dot-file.
     if (dotfiles !== "allow" && hasDotSegment(relative(base, real))) return refuseDot();
-    let isDirectory: boolean;
-    let isFile: boolean;
+    let st: Stats;
     try {
-      const st = await stat(real);
-      isDirectory = st.isDirectory();
-      isFile = st.isFile();
+      st = await stat(real);
     } catch {
       return statusResponse(404);
     }
     const owner = requestOwner(info);
 
-    if (isFile) {
+    if (st.isFile()) {
       if (trailingSlash) return statusResponse(404);
-      return sendFile(request, real, await contentType(segments[segments.length - 1]), owner, etag);
+      return sendFile(request, real, await contentType(segments[segments.length - 1]), owner, etag, st);
     }
-    if (!isDirectory) return statusResponse(404);
+    if (!st.isDirectory()) return statusResponse(404);
     if (!trailingSlash) {
       // Relative, so it stays right under any mount prefix and can never
       // point at another host ("//evil.example/").
@@ -133,7 +131,7 @@ export function serveDir(options: ServeDirOptions): (request: Request, info?: ob
       const file = await confine(base, [...segments, index]);
       if (file !== null && !(dotfiles !== "allow" && hasDotSegment(relative(base, file)))) {
         const st = await stat(file).catch(() => null);
-        if (st?.isFile()) return sendFile(request, file, await contentType(index), owner, etag);
+        if (st?.isFile()) return sendFile(request, file, await contentType(index), owner, etag, st);
       }
     }
     if (!listing) return statusResponse(404);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Stats } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { contentType } from "./content_type.ts";
@@ -66,11 +67,20 @@ export async function sendFile(
   type: string,
   owner: Owner | null,
   etag: EtagMode,
+  checked?: Stats,
 ): Promise<Response> {
   let handle: FileHandle;
   try {
     // Checked before opening: opening a FIFO or a device can block or act.
-    if (!(await stat(path)).isFile()) return statusResponse(404);
+    // `checked`: the caller's stat of `path`, a regular file (serveDir's).
+    const known = checked ?? await stat(path);
+    if (!known.isFile()) return statusResponse(404);
+    // A 304 or 412 needs no body: answered from the path's stat, without
+    // opening the file (three filesystem calls of six, each ~45 µs of CPU
+    // on Node). A body is described by the file as it is open (below).
+    const early = evaluatePreconditions(request.headers, request.method, validators(known.size, known.mtimeMs, etag));
+    if (early === "not-modified") return notModified(validators(known.size, known.mtimeMs, etag));
+    if (early === "failed") return statusResponse(412);
     handle = await open(path, "r");
   } catch {
     return statusResponse(404);
@@ -83,11 +93,11 @@ export async function sendFile(
     if (!st.isFile()) return statusResponse(404);
     const size = st.size;
     const v = validators(size, st.mtimeMs, etag);
-    const headers = new Headers({ "last-modified": v.lastModified });
-    if (v.etag !== null) headers.set("etag", v.etag);
+    const headers = validatorFields(v);
 
+    // Again for the file as it is open: it may have changed since.
     const precondition = evaluatePreconditions(request.headers, request.method, v);
-    if (precondition === "not-modified") return new Response(null, { status: 304, headers });
+    if (precondition === "not-modified") return notModified(v);
     if (precondition === "failed") return statusResponse(412);
 
     headers.set("content-type", type);
@@ -115,6 +125,16 @@ export async function sendFile(
   } finally {
     if (!streaming) await handle.close().catch(() => {});
   }
+}
+
+function validatorFields(v: Validators): Headers {
+  const headers = new Headers({ "last-modified": v.lastModified });
+  if (v.etag !== null) headers.set("etag", v.etag);
+  return headers;
+}
+
+function notModified(v: Validators): Response {
+  return new Response(null, { status: 304, headers: validatorFields(v) });
 }
 
 // Range applies to GET only (RFC 9110 §14.2), and only while If-Range,
