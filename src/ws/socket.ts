@@ -163,6 +163,7 @@ export class ServerWebSocket extends EventTarget {
   #idle: { clear(): void } | null = null;
   #sawInput = false;
   #pinged = false;
+  #quietTicks = 0; // checks without input since the ping
 
   /** @internal Made by `upgradeWebSocket()`. */
   constructor(settings: SocketSettings) {
@@ -521,7 +522,11 @@ export class ServerWebSocket extends EventTarget {
     if (make) this.#codec = make();
     this.#receiver = new Receiver(this.#sink(), this.#settings.maxPayload, this.#codec ?? undefined);
     const idle = this.#settings.idleTimeout;
-    if (idle > 0) this.#idle = group.setInterval(() => this.#idleTick(), idle * 1000);
+    // Checked every half period: a ping goes out after idle/2 to idle of
+    // silence. Checked once a period, an answered ping's pong counted as
+    // input for the next check, and an idle socket was pinged every 2 ×
+    // idleTimeout: past nginx's proxy_read_timeout (60 s) with the defaults.
+    if (idle > 0) this.#idle = group.setInterval(() => this.#idleTick(), idle * 500);
     const attached: AttachedSocket = {
       onData: (chunk) => {
         this.#sawInput = true;
@@ -595,6 +600,7 @@ export class ServerWebSocket extends EventTarget {
     this.#push({ frame: new Uint8Array(0), make: null, size: 0, after: fn });
   }
 
+  // Every idleTimeout / 2.
   #idleTick(): void {
     if (this.#state !== 1) return;
     if (this.#sawInput) {
@@ -604,10 +610,12 @@ export class ServerWebSocket extends EventTarget {
     }
     if (!this.#pinged) {
       this.#pinged = true;
+      this.#quietTicks = 0;
       this.#conn!.write(encodeFrame(OP_PING, new Uint8Array(0)));
       return;
     }
-    // A whole period after the ping, nothing came back: the peer is gone.
+    if (++this.#quietTicks < 2) return;
+    // A whole idleTimeout after the ping, nothing came back: the peer is gone.
     this.#failure = { code: CLOSE_ABNORMAL, reason: "no pong within idleTimeout" };
     this.#emit(new WebSocketErrorEvent("no pong within idleTimeout"));
     this.#conn!.destroy();
