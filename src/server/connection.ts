@@ -122,6 +122,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   #framingBroken = false; // no further request can be parsed on this connection
   #discardLeft = 0; // bytes of an unread body we still accept to discard
   #writableWaiter: (() => void) | null = null;
+  #onGone: ((reason: unknown) => void) | null = null; // set by the writer while it pumps a body
   #upgraded: UpgradedConnection | null = null; // after a 101: who has the socket
   // Whether the response being written has put bytes on the socket: until
   // then a 100 Continue may still go first, and a writer that fails has
@@ -540,6 +541,18 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     return this.phase === "closed";
   }
 
+  /** {@link ResponseSink}: what the writer does when the client goes away while a body is written. */
+  onGone(fn: ((reason: unknown) => void) | null): void {
+    this.#onGone = fn;
+  }
+
+  // The client went away: a body being written is cancelled now.
+  #gone(reason: unknown): void {
+    const fn = this.#onGone;
+    this.#onGone = null;
+    fn?.(reason);
+  }
+
   /** {@link ResponseSink}: waits until the socket can take more (or is gone), under the send deadline. */
   waitWritable(): Promise<void> {
     if (this.phase === "closed" || !this.#drainOwed) return Promise.resolve();
@@ -717,6 +730,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     // written if the handler produces one (the socket is half-open).
     if (!ex.responded) {
       ex.abort(clientGone());
+      this.#gone(ex.abortReason);
       // During a graceful shutdown a client that left holds nothing up
       // (issue 12.2): close now. Otherwise the handler may still answer;
       // it gets the send timeout to do so.
@@ -733,6 +747,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     this.handlerDeadline = 0;
     const ex = this.#current;
     if (ex !== null && !ex.responded) ex.abort(clientGone(error));
+    this.#gone(ex?.abortReason ?? clientGone(error));
     const unsent = this.#unsent;
     if (unsent !== null) {
       // The client went away before the response's last bytes left.

@@ -23,6 +23,10 @@ class FakeSink implements ResponseSink {
     this.waits++;
     return new Promise((r) => (this.#release = r));
   }
+  gone: ((reason: unknown) => void) | null = null;
+  onGone(fn: ((reason: unknown) => void) | null): void {
+    this.gone = fn;
+  }
   /** The socket drained: the writer may go on. */
   writable(): void {
     this.full = false;
@@ -162,6 +166,32 @@ describe("writeResponse", () => {
     sink.closed = true;
     await done;
     expect(cancelled).toBe(true);
+  });
+
+  it("a client that goes away while the body waits for its next chunk cancels it at once, and the response is cut", async () => {
+    for (const length of [null, "100"]) {
+      const sink = new FakeSink();
+      let reason: unknown = null;
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (!sent) c.enqueue(new TextEncoder().encode("first"));
+          sent = true; // then nothing more: a quiet stream
+        },
+        cancel(why) {
+          reason = why;
+        },
+      });
+      const headers: Record<string, string> = length === null ? {} : { "content-length": length };
+      const done = writeResponse(sink, GET, new Response(body, { headers }), true) as Promise<boolean>;
+      for (let i = 0; i < 20 && sink.gone === null; i++) await tick();
+      const gone = new DOMException("The client closed the connection", "AbortError");
+      sink.gone!(gone);
+      expect(reason).toBe(gone); // now, not at a later write
+      await expect(done).rejects.toBe(gone);
+      expect(sink.text).not.toContain("\r\n0\r\n\r\n"); // no clean end
+      expect(sink.gone).toBeNull();
+    }
   });
 
   it("a body longer or shorter than its Content-Length throws, so that the caller cuts the connection", async () => {

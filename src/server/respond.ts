@@ -42,6 +42,12 @@ export interface ResponseSink {
   readonly closed: boolean;
   /** Resolves when the socket can take more, or is gone. */
   waitWritable(): Promise<void>;
+  /**
+   * Sets (or clears, with null) what to do when the client goes away
+   * (its FIN or the socket's close) while a body is being written: the
+   * writer cancels the body at once, as Deno's and Bun's servers do.
+   */
+  onGone(fn: ((reason: unknown) => void) | null): void;
 }
 
 /** What the writer needs to know of the request it answers. */
@@ -266,18 +272,45 @@ async function pump(
   chunked: boolean,
   pending: Promise<ReadableStreamReadResult<unknown>> | null,
 ): Promise<void> {
-  for (;;) {
-    if (sink.closed) {
-      await reader.cancel().catch(() => {});
-      return;
+  const gone = cancelWhenGone(sink, reader);
+  try {
+    for (;;) {
+      if (sink.closed) {
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      const { done, value } = await (pending ?? reader.read());
+      pending = null;
+      gone.check();
+      if (done) return;
+      const bytes = toBytes(value);
+      if (bytes.byteLength === 0) continue;
+      if (!sink.write(chunked ? encodeChunk(bytes) : bytes)) await sink.waitWritable();
     }
-    const { done, value } = await (pending ?? reader.read());
-    pending = null;
-    if (done) return;
-    const bytes = toBytes(value);
-    if (bytes.byteLength === 0) continue;
-    if (!sink.write(chunked ? encodeChunk(bytes) : bytes)) await sink.waitWritable();
+  } finally {
+    sink.onGone(null);
   }
+}
+
+/**
+ * Cancels the body (its source's `cancel()` runs now, with the reason)
+ * when the client goes away, rather than when a later write fails, which
+ * for a quiet stream (SSE) could be never. `check()` then throws: the
+ * response was cut, and must not end cleanly (no last chunk).
+ */
+function cancelWhenGone(sink: ResponseSink, reader: ReadableStreamDefaultReader<unknown>): { check(): void } {
+  let reason: unknown = undefined;
+  let cut = false;
+  sink.onGone((why) => {
+    cut = true;
+    reason = why;
+    void reader.cancel(why).catch(() => {});
+  });
+  return {
+    check() {
+      if (cut) throw reason;
+    },
+  };
 }
 
 async function pumpKnownLength(
@@ -288,19 +321,25 @@ async function pumpKnownLength(
 ): Promise<void> {
   let sent = 0;
   let first = true;
-  for (;;) {
-    if (sink.closed) {
-      await reader.cancel().catch(() => {});
-      return;
+  const gone = cancelWhenGone(sink, reader);
+  try {
+    for (;;) {
+      if (sink.closed) {
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      const { done, value } = await reader.read();
+      gone.check();
+      if (done) break;
+      const bytes = toBytes(value);
+      sent += bytes.byteLength;
+      if (sent > length) throw new Error(`response body is longer than its Content-Length (${length})`);
+      const ok = first ? writeWhole(sink, head, bytes) : sink.write(bytes);
+      first = false;
+      if (!ok) await sink.waitWritable();
     }
-    const { done, value } = await reader.read();
-    if (done) break;
-    const bytes = toBytes(value);
-    sent += bytes.byteLength;
-    if (sent > length) throw new Error(`response body is longer than its Content-Length (${length})`);
-    const ok = first ? writeWhole(sink, head, bytes) : sink.write(bytes);
-    first = false;
-    if (!ok) await sink.waitWritable();
+  } finally {
+    sink.onGone(null);
   }
   if (first) sink.write(encodeHead(head));
   if (sent < length && !sink.closed) throw new Error(`response body is shorter than its Content-Length (${length})`);

@@ -243,6 +243,28 @@ describe.each(RUNTIMES)("faults on %s", (runtime: Runtime) => {
     expect(logged).not.toContain("response body failed");
   });
 
+  it.each(["FIN", "close"] as const)(
+    "a streamed body is cancelled as soon as its client goes away (%s), not at the next chunk",
+    async (how) => {
+      // As Deno's and Bun's servers do: a quiet stream (SSE) whose cleanup is in
+      // cancel() leaked until two more chunks had failed to go out.
+      const id = uniqueId("sse");
+      const c = await get(fx.port, `/stream?id=${id}&ms=60000&every=3000`);
+      expect(await waitForBytes(c.client, "chunk 0\n")).toBe(true);
+      await sleep(100);
+      if (how === "FIN") c.client.end();
+      else c.client.destroy();
+      type Rec = { abortedAt: number | null; cancelledAt: number | null; cancelReason: string | null };
+      const rec = await eventually(() => fx.state<Rec>(id), (r) => r?.cancelledAt != null, 2000);
+      expect(rec?.cancelReason).toBe("AbortError");
+      expect(rec!.cancelledAt! - rec!.abortedAt!).toBeLessThan(500); // the next chunk is 3 s away
+      // The response was cut, not ended as if complete: no last chunk.
+      expect(c.client.buffered.toString("latin1")).not.toContain("\r\n0\r\n\r\n");
+      c.client.destroy();
+      await healthy();
+    },
+  );
+
   describe("handlers that never settle", () => {
     it("client gone: the signal aborts with an AbortError and shutdown() resolves at once", async () => {
       const name = uniqueId("never-gone");
