@@ -665,7 +665,10 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     const reading = ex.locked || (ex.body !== null && ex.body.carriedBy(response));
     if (ex.head.expectContinue && !ex.continueSent && !reading) return false; // the client may never send it
     if (ex.head.framing === "length") return ex.head.contentLength <= DISCARD_LIMIT || reading;
-    return true; // chunked: discarded up to DISCARD_LIMIT, then closed
+    // Chunked and not read: its size cannot be known, so the response says
+    // `Connection: close` rather than promise a connection that closes after
+    // DISCARD_LIMIT (a pooled client's next request then failed).
+    return reading;
   }
 
   // The exchange is over (request complete, response written): the next

@@ -232,6 +232,28 @@ describe.each(RUNTIMES)("portico on %s", (runtime: Runtime) => {
       });
     });
 
+    it("a chunked body the handler does not read: Connection: close, unless it was all in already", async () => {
+      await withRaw(server, async (c) => {
+        // Small and whole with the head: read with it, the connection is kept.
+        await c.write(req("POST", "/hello?i=small", { "transfer-encoding": "chunked" }) + "5\r\nhello\r\n0\r\n\r\n");
+        const small = await c.readResponse();
+        expect(small.header("connection")).toBeNull();
+        await c.write(req("GET", "/hello?i=next"));
+        expect((await c.readResponse()).text()).toBe("hello next");
+        // 1 MiB still coming: its size cannot be known, so the answer says the
+        // connection will close, and it does (it promised keep-alive, then closed
+        // after 256 KiB: a pooled client's next request failed).
+        await c.write(req("POST", "/hello?i=big", { "transfer-encoding": "chunked" }));
+        const r = c.readResponse({ timeoutMs: 5000 });
+        const chunk = Buffer.concat([Buffer.from("10000\r\n"), Buffer.alloc(0x10000, 0x61), Buffer.from("\r\n")]);
+        for (let i = 0; i < 16 && !c.peerEnded; i++) await c.write(chunk).catch(() => {});
+        const big = await r;
+        expect(big.text()).toBe("hello big");
+        expect(big.header("connection")).toMatch(/close/i);
+        expect(await c.waitForServerClose(3000)).toBe(true);
+      });
+    });
+
     it("closes the connection after a response to `Connection: close`", async () => {
       await withRaw(server, async (c) => {
         await c.write(req("GET", "/hello?i=last", { connection: "close" }));
