@@ -272,18 +272,13 @@ async function pump(
   chunked: boolean,
   pending: Promise<ReadableStreamReadResult<unknown>> | null,
 ): Promise<void> {
-  const gone = cancelWhenGone(sink, reader);
+  const next = bodyReads(sink, reader);
   try {
     for (;;) {
-      if (sink.closed) {
-        await reader.cancel().catch(() => {});
-        return;
-      }
-      const { done, value } = await (pending ?? reader.read());
+      const r = await next(pending);
       pending = null;
-      gone.check();
-      if (done) return;
-      const bytes = toBytes(value);
+      if (r === null || r.done) return;
+      const bytes = toBytes(r.value);
       if (bytes.byteLength === 0) continue;
       if (!sink.write(chunked ? encodeChunk(bytes) : bytes)) await sink.waitWritable();
     }
@@ -293,12 +288,17 @@ async function pump(
 }
 
 /**
- * Cancels the body (its source's `cancel()` runs now, with the reason)
- * when the client goes away, rather than when a later write fails, which
- * for a quiet stream (SSE) could be never. `check()` then throws: the
- * response was cut, and must not end cleanly (no last chunk).
+ * The body's reads for a pump: each gives the next chunk, or null once the
+ * socket is gone (the body cancelled). When the client goes away (its FIN
+ * or the close), the body is cancelled at once, with the reason (its
+ * source's `cancel()` runs now, not when a later write fails, which for a
+ * quiet stream such as SSE could be never), and the read in progress
+ * throws it: the response was cut and must not end cleanly (no last chunk).
  */
-function cancelWhenGone(sink: ResponseSink, reader: ReadableStreamDefaultReader<unknown>): { check(): void } {
+function bodyReads(
+  sink: ResponseSink,
+  reader: ReadableStreamDefaultReader<unknown>,
+): (pending?: Promise<ReadableStreamReadResult<unknown>> | null) => Promise<ReadableStreamReadResult<unknown> | null> {
   let reason: unknown = undefined;
   let cut = false;
   sink.onGone((why) => {
@@ -306,10 +306,14 @@ function cancelWhenGone(sink: ResponseSink, reader: ReadableStreamDefaultReader<
     reason = why;
     void reader.cancel(why).catch(() => {});
   });
-  return {
-    check() {
-      if (cut) throw reason;
-    },
+  return async (pending) => {
+    if (sink.closed) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    const r = await (pending ?? reader.read());
+    if (cut) throw reason;
+    return r;
   };
 }
 
@@ -321,17 +325,13 @@ async function pumpKnownLength(
 ): Promise<void> {
   let sent = 0;
   let first = true;
-  const gone = cancelWhenGone(sink, reader);
+  const next = bodyReads(sink, reader);
   try {
     for (;;) {
-      if (sink.closed) {
-        await reader.cancel().catch(() => {});
-        return;
-      }
-      const { done, value } = await reader.read();
-      gone.check();
-      if (done) break;
-      const bytes = toBytes(value);
+      const r = await next();
+      if (r === null) return;
+      if (r.done) break;
+      const bytes = toBytes(r.value);
       sent += bytes.byteLength;
       if (sent > length) throw new Error(`response body is longer than its Content-Length (${length})`);
       const ok = first ? writeWhole(sink, head, bytes) : sink.write(bytes);
