@@ -730,7 +730,8 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     }
     // Like node:http and Deno's and Bun's built-in servers, a FIN before the response
     // is complete counts as the client going away; the response is still
-    // written if the handler produces one (the socket is half-open).
+    // written if the handler produces one (the socket is half-open); a
+    // streamed body already being written is cancelled now, and cut.
     if (!ex.responded) {
       ex.abort(clientGone());
       this.#gone(ex.abortReason);
