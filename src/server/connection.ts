@@ -751,7 +751,9 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
     this.handlerDeadline = 0;
     const ex = this.#current;
     if (ex !== null && !ex.responded) ex.abort(clientGone(error));
-    this.#gone(ex?.abortReason ?? clientGone(error));
+    // (Asked only while a body is pumped: a reason is an Error, with its
+    // stack, not to be built at every connection's close.)
+    if (this.#onGone !== null) this.#gone(ex?.abortReason ?? clientGone(error));
     const unsent = this.#unsent;
     if (unsent !== null) {
       // The client went away before the response's last bytes left.

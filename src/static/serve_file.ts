@@ -78,8 +78,9 @@ export async function sendFile(
     // A 304 or 412 needs no body: answered from the path's stat, without
     // opening the file (three filesystem calls of six, each ~45 µs of CPU
     // on Node). A body is described by the file as it is open (below).
-    const early = evaluatePreconditions(request.headers, request.method, validators(known.size, known.mtimeMs, etag));
-    if (early === "not-modified") return notModified(validators(known.size, known.mtimeMs, etag));
+    const seen = validators(known.size, known.mtimeMs, etag);
+    const early = evaluatePreconditions(request.headers, request.method, seen);
+    if (early === "not-modified") return notModified(seen);
     if (early === "failed") return statusResponse(412);
     handle = await open(path, "r");
   } catch {
