@@ -7,7 +7,15 @@
  * @module
  */
 
-import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+import {
+  type Conn,
+  type ConnHandler,
+  foreignRuntime,
+  type Listener,
+  type ListenOptions,
+  type NetAddr,
+  type SocketAdapter,
+} from "../src/adapter.ts";
 import { preferOwnBuffers } from "../src/http/bytes.ts";
 import { type HeldWrites, holdWrites } from "./write_batch.ts";
 import { WriteQueue } from "./write_queue.ts";
@@ -253,7 +261,8 @@ function boundAddress(listener: BunListener): string {
 export const bunAdapter: SocketAdapter = {
   name: "bun",
   listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
-    const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+    const Bun = (globalThis as unknown as { Bun?: BunApi }).Bun;
+    if (typeof Bun?.listen !== "function") return Promise.reject(foreignRuntime("Bun"));
     // Small response buffers of their own cost less than slab views on Bun (src/http/bytes.ts).
     preferOwnBuffers();
     const unix: NetAddr | null = options.path !== undefined ? { transport: "unix", path: options.path } : null;

@@ -11,7 +11,15 @@
  * @module
  */
 
-import type { Conn, ConnHandler, Listener, ListenOptions, NetAddr, SocketAdapter } from "../src/adapter.ts";
+import {
+  type Conn,
+  type ConnHandler,
+  foreignRuntime,
+  type Listener,
+  type ListenOptions,
+  type NetAddr,
+  type SocketAdapter,
+} from "../src/adapter.ts";
 import { giveBack, type Slab, SLOT_SIZES, takeSlot } from "./read_slabs.ts";
 import { type HeldWrites, holdWrites } from "./write_batch.ts";
 import { WriteQueue } from "./write_queue.ts";
@@ -393,7 +401,8 @@ class DenoConnection implements Conn, HeldWrites {
 export const denoAdapter: SocketAdapter = {
   name: "deno",
   listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
-    const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+    const Deno = (globalThis as unknown as { Deno?: DenoApi }).Deno;
+    if (typeof Deno?.listen !== "function") return Promise.reject(foreignRuntime("Deno"));
     if (options.path !== undefined && options.tls) {
       return Promise.reject(
         new TypeError("the Deno adapter cannot serve TLS on a unix socket (Deno.listenTls is TCP only)"),

@@ -58,6 +58,24 @@ export function formatAddr(addr: NetAddr): string {
   return `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
 }
 
+/**
+ * The error an adapter made for one runtime gives on another (the Bun
+ * adapter under Deno found no `Bun.listen`, and said only "Cannot read
+ * properties of undefined"). `serve()` reports it as the reason it cannot
+ * listen.
+ *
+ * @example
+ * ```ts
+ * import { foreignRuntime } from "./adapter.ts";
+ * console.log(foreignRuntime("Bun").message); // "the Bun adapter runs on Bun only: …"
+ * ```
+ */
+export function foreignRuntime(runtime: "Deno" | "Bun"): TypeError {
+  return new TypeError(
+    `the ${runtime} adapter runs on ${runtime} only: leave \`adapter\` out, and serve() uses this runtime's`,
+  );
+}
+
 /** What a listener is asked to do. */
 export interface ListenOptions {
   /** Port to bind; 0 picks a free one. Ignored when `path` is set. */

@@ -217,6 +217,12 @@ describe("options serve() cannot use", () => {
       cannotListen("no-such-host.invalid:0", "the host name does not resolve", "ENOTFOUND"),
     );
     expect(r.unixNoDir).toEqual(cannotListen("unix socket DIR/no-such-dir/a.sock", "no such directory", "ENOENT"));
+    expect(r.foreignAdapter).toEqual({
+      name: "Error",
+      message: "portico: cannot listen on 127.0.0.1:0: the OTHER adapter runs on OTHER only: leave `adapter` out, " +
+        "and serve() uses this runtime's",
+      code: null,
+    });
     expect(r.bracketed).toEqual({ name: "listening", message: "http://[::1]:PORT/", code: null });
     expect(r.stoppedBeforeListening.name).toBe("onListen called: false");
   });
