@@ -66,14 +66,14 @@ export class WSContext {
   readonly raw: ServerWebSocket;
   /** The request URL (ws: or wss:). */
   readonly url: URL | null;
-  /** The selected subprotocol, or null. */
-  readonly protocol: string | null;
+  /** The selected subprotocol, or "" when there is none (as hono/deno, hono/bun and @hono/node-ws give it). */
+  readonly protocol: string;
 
   /** Wraps a socket. */
   constructor(socket: ServerWebSocket) {
     this.raw = socket;
     this.url = new URL(socket.url);
-    this.protocol = socket.protocol || null;
+    this.protocol = socket.protocol;
   }
 
   /** Sends text or bytes. */
