@@ -220,21 +220,36 @@ export class IncomingRequest {
     if (this.#real === null) {
       const body = this.#source.stream;
       if (this.#bodyUsed) throw new TypeError("Body has already been consumed.");
-      let headers = this.headers;
-      if (headers.get("expect")?.toLowerCase() === "100-continue") {
-        headers = new Headers(headers);
-        headers.delete("expect");
-      }
-      this.#real = new Request(this.#url, {
-        method: this.#method,
-        headers,
-        body,
-        signal: this.signal,
-        // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
-        duplex: "half",
-      });
+      this.#real = this.#platform(body);
     }
     return this.#real;
+  }
+
+  /**
+   * The platform Request for `new Request(req, { body })` and `fetch(req, {
+   * body })`, whose body replaces this one: built without this body, which
+   * may have been read already (the Fetch standard allows that; Hono's
+   * bodyLimit() reads a chunked body, then wraps the request so). Not kept:
+   * it is not this request.
+   */
+  materializeWithoutBody(): Request {
+    return this.#real ?? this.#platform(null);
+  }
+
+  #platform(body: ReadableStream<Uint8Array> | null): Request {
+    let headers = this.headers;
+    if (headers.get("expect")?.toLowerCase() === "100-continue") {
+      headers = new Headers(headers);
+      headers.delete("expect");
+    }
+    return new Request(this.#url, {
+      method: this.#method,
+      headers,
+      body,
+      signal: this.signal,
+      // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
+      duplex: "half",
+    });
   }
 }
 
@@ -260,8 +275,15 @@ function decodeText(bytes: Uint8Array): string {
 forwardToPlatform(IncomingRequest.prototype, Request.prototype, (self) => (self as IncomingRequest).materialize());
 
 // A stand-in given to a platform API becomes the platform Request it stands for.
-function unwrap(value: unknown): unknown {
-  return value instanceof IncomingRequest ? value.materialize() : value;
+function unwrap(value: unknown, bodyReplaced = false): unknown {
+  if (!(value instanceof IncomingRequest)) return value;
+  return bodyReplaced ? value.materializeWithoutBody() : value.materialize();
+}
+
+// Whether a Request's init gives a body of its own, which replaces the input's.
+function givesBody(init: unknown): boolean {
+  return typeof init === "object" && init !== null && !(init instanceof IncomingRequest) &&
+    (init as { body?: unknown }).body != null;
 }
 
 let bridged = false;
@@ -298,13 +320,13 @@ export function installRequestBridge(): void {
   // that Requests the platform makes (fetch's, clone()'s) stay instanceof it.
   const BridgedRequest = function (this: unknown, ...args: unknown[]): Request {
     if (new.target === undefined) return Reflect.apply(NativeRequest, this, args); // the platform's TypeError
-    if (args.length > 0) args[0] = unwrap(args[0]);
+    if (args.length > 0) args[0] = unwrap(args[0], givesBody(args[1]));
     if (args.length > 1) args[1] = unwrap(args[1]);
     return Reflect.construct(NativeRequest, args, new.target);
   };
   BridgedRequest.prototype = NativeRequest.prototype;
   const bridgedFetch = function (input: unknown, init?: unknown): Promise<Response> {
-    return nativeFetch(unwrap(input) as RequestInfo, unwrap(init) as RequestInit | undefined);
+    return nativeFetch(unwrap(input, givesBody(init)) as RequestInfo, unwrap(init) as RequestInit | undefined);
   };
   lookAlike(BridgedRequest, NativeRequest);
   lookAlike(bridgedFetch, nativeFetch); // Bun's fetch.preconnect and the like

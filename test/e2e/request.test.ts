@@ -281,6 +281,30 @@ describe.each(RUNTIMES)("the request as a platform Request, on %s", (runtime: Ru
     }
   });
 
+  it.each(["reader", "text"])(
+    "new Request(req, { body }) and fetch(req, { body }) once req's body was read (%s), chunked or not",
+    async (how) => {
+      for (const chunked of [false, true]) {
+        const body = chunked
+          ? new ReadableStream({
+            start(c) {
+              c.enqueue(new TextEncoder().encode("hello"));
+              c.close();
+            },
+          })
+          : "hello";
+        const r = await fetch(`${server.url}/rewrap?how=${how}`, {
+          method: "POST",
+          body,
+          // @ts-ignore: duplex, for a stream body
+          duplex: "half",
+        });
+        expect(r.status).toBe(200);
+        expect(await r.json()).toEqual({ read: 5, again: "POST replaced", fetched: "again: POST fetched" });
+      }
+    },
+  );
+
   it("a copy of the request leaves out the Expect portico has answered; the request itself still shows it", async () => {
     await withRaw(server, async (c) => {
       await c.write(req("GET", "/copy-expect", { expect: "100-continue" }));
