@@ -396,8 +396,14 @@ export function makeLightResponse(Native: typeof Response): typeof Response {
       return real.arrayBuffer().then((body) => parseFormBody(new Uint8Array(body), type));
     }
 
+    // A Blob's size, or the size of the string or bytes it was made of once
+    // its platform Response was built (something looked at its body):
+    // still sent with that length, where Bun's stream of a string above
+    // 64 KiB, in pieces, went out chunked.
     [BODY_SIZE](): number {
-      return this.#size;
+      const body = this.#body;
+      if (this.#size >= 0 || body === null) return this.#size;
+      return this.#size = typeof body === "string" ? utf8Length(body) : body.byteLength;
     }
 
     [RESPONSE_PARTS](): ResponseParts | null {
