@@ -14,8 +14,17 @@ interface Mime {
 // Loaded on first use rather than imported: under Deno, a program outside
 // this project that imports src/mod.ts has no import map for the bare
 // "mime", and must still be able to use everything but the file server.
+// Where it cannot be imported, every file request fails with an error that
+// says why and what to do (Deno said only `Import "mime" not a dependency`).
 let mime: Promise<Mime> | null = null;
-const loadMime = (): Promise<Mime> => mime ??= import("mime").then((m) => m.default as Mime);
+const loadMime = (): Promise<Mime> =>
+  mime ??= import("mime").then((m) => m.default as Mime, (e) => {
+    throw new Error(
+      'portico: the file server needs the "mime" package, which cannot be imported here: under Deno, import ' +
+        'portico from JSR or npm, or run with its deno.json (or add "mime": "npm:mime@^4" to your imports)',
+      { cause: e },
+    );
+  });
 
 // Types that are text without a `text/` prefix: without a charset,
 // browsers guess one, and may guess wrong.

@@ -7,7 +7,7 @@
  * The path-traversal table goes over raw sockets, so that no client
  * normalises the request-target before the server sees it.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -989,6 +989,36 @@ describe.each(RUNTIMES)("examples/upload.ts on %s", (runtime: Runtime) => {
 
   it("logged no errors or warnings (aborted uploads are not server errors)", () => {
     expect(program.stderr()).not.toMatch(/error|warn|closing file descriptor|unhandled/i);
+  });
+});
+
+// Under Deno, a program outside the project that imports portico's source
+// has no import map for "mime": the file server cannot type files, and must
+// say so and what to do (it said `Import "mime" not a dependency`).
+describe("the file server without the mime package (Deno, no import map)", () => {
+  it("fails its requests with an error that names the package and the fix", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "portico-nomime-"));
+    try {
+      writeFileSync(path.join(dir, "index.html"), "<p>hi</p>");
+      const script = path.join(dir, "probe.ts");
+      writeFileSync(
+        script,
+        `import { serveDir } from ${JSON.stringify(path.join(projectRoot, "src", "mod.ts"))};
+        const files = serveDir({ root: ${JSON.stringify(dir)} });
+        const r = await files(new Request("http://x/index.html")).catch((e) => e);
+        console.log(r instanceof Error ? r.message : "status " + r.status);`,
+      );
+      const out = execFileSync(path.join(projectRoot, "node_modules", ".bin", "deno"), ["run", "-A", "--no-lock", script], {
+        cwd: dir,
+        encoding: "utf8",
+      });
+      expect(out.trim()).toBe(
+        'portico: the file server needs the "mime" package, which cannot be imported here: under Deno, import ' +
+          'portico from JSR or npm, or run with its deno.json (or add "mime": "npm:mime@^4" to your imports)',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
