@@ -151,6 +151,7 @@ export function writeResponse(
   if (parts) return writeParts(sink, req, parts, keepAlive);
   const headers = response.headers;
   if (keepAlive && wantsClose(headers)) keepAlive = false;
+  if (decodedByFetch(response, headers)) return writeStreamed(sink, req, response, keepAlive, null, true);
   // A body whose size is known before it is read (a Blob's) is sent with it.
   const size = knownBodySize(response);
   const declared = headers.get("content-length") ?? (size === null ? null : String(size));
@@ -169,16 +170,35 @@ export function writeResponse(
   return keepAlive;
 }
 
+// The content codings that `fetch()` decodes on every runtime.
+const DECODED_BY_FETCH = new Set(["gzip", "x-gzip", "deflate", "br", "identity"]);
+
+/**
+ * Whether `response` came from `fetch()` (only those have a `url`) with a
+ * Content-Encoding that fetch has undone: its body is the decoded one, while
+ * its headers still state the upstream's coding and the coded length. Sent
+ * as they stand, a `return fetch(upstream)` proxy answered 500 (the body was
+ * longer than its Content-Length) or labelled plain bytes gzip, which
+ * clients fail to decode; Deno.serve drops both fields, and so does portico.
+ */
+function decodedByFetch(response: Response, headers: Headers): boolean {
+  const coding = headers.get("content-encoding");
+  if (coding === null || response.url === "") return false;
+  return coding.split(",").every((c) => DECODED_BY_FETCH.has(c.trim().toLowerCase()));
+}
+
 async function writeStreamed(
   sink: ResponseSink,
   req: RespondingTo,
   response: Response,
   keepAlive: boolean,
   declared: string | null,
+  decoded = false,
 ): Promise<boolean> {
   const status = response.status;
   const headers = response.headers;
-  const fields = headerFields(headers);
+  // A body fetch() decoded goes out without the upstream's coding (see decodedByFetch).
+  const fields = decoded ? [...headerFields(headers)].filter(([n]) => n !== "content-encoding") : headerFields(headers);
   const minor = req.versionMinor;
   const bodiless = isBodiless(status, req.method);
   const head = (framing: ResponseFraming, contentType: string | null = null) =>

@@ -10,6 +10,7 @@
  * that describes what reached it.
  */
 import http from "node:http";
+import zlib from "node:zlib";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { printStderrOnFailure, RUNTIMES, startServer, type RunningServer, type Runtime } from "../helpers/runtime.ts";
@@ -31,6 +32,25 @@ let upstreamUrl: string;
 
 beforeAll(async () => {
   upstream = http.createServer((request, response) => {
+    // Coded answers, for `return fetch(upstream)` (see "a fetch() response").
+    const plain = Buffer.from("hello from upstream, ".repeat(40));
+    switch (request.url) {
+      case "/gzip-length": {
+        const coded = zlib.gzipSync(plain);
+        response.writeHead(200, { "content-encoding": "gzip", "content-length": coded.length, "x-up": "1" });
+        return void response.end(coded);
+      }
+      case "/gzip-chunked":
+        response.writeHead(200, { "content-encoding": "gzip", "x-up": "1" });
+        return void response.end(zlib.gzipSync(plain));
+      case "/br":
+        response.writeHead(200, { "content-encoding": "br", "x-up": "1" });
+        return void response.end(zlib.brotliCompressSync(plain));
+      case "/unknown-coding":
+        // A coding fetch does not undo: the bytes pass as they are, and so does the field.
+        response.writeHead(200, { "content-encoding": "x-custom", "content-length": 5 });
+        return void response.end("coded");
+    }
     const chunks: Buffer[] = [];
     request.on("data", (c: Buffer) => chunks.push(c));
     request.on("end", () => {
@@ -279,6 +299,37 @@ describe.each(RUNTIMES)("the request as a platform Request, on %s", (runtime: Ru
         upstream: { method: "POST", url: path, contentType: null, xa: "e", bytes: body.length, sha256: sha256(body) },
       });
     }
+  });
+
+  // A `return fetch(upstream)` proxy: fetch() has decoded the body, the headers
+  // still say gzip and give the coded length. (Was a 500 with a length, and plain
+  // bytes labelled gzip without; clients failed to decode them.)
+  it("a fetch() response whose body fetch decoded goes out without the upstream's coding", async () => {
+    const plain = "hello from upstream, ".repeat(40);
+    for (const path of ["/gzip-length", "/gzip-chunked", "/br"]) {
+      await withRaw(server, async (c) => {
+        await c.write(req("GET", `/return-fetch?to=${encodeURIComponent(upstreamUrl + path)}`));
+        const r = await c.readResponse();
+        expect([path, r.status, r.header("content-encoding"), r.header("x-up")]).toEqual([path, 200, null, "1"]);
+        expect(r.body.toString()).toBe(plain);
+        if (r.header("content-length") !== null) expect(Number(r.header("content-length"))).toBe(plain.length);
+        // HEAD: the decoded length, or none.
+        await c.write(req("HEAD", `/return-fetch?to=${encodeURIComponent(upstreamUrl + path)}`));
+        const h = await c.readResponse({ method: "HEAD" });
+        expect([h.status, h.header("content-encoding")]).toEqual([200, null]);
+        expect([null, String(plain.length)]).toContain(h.header("content-length"));
+      });
+    }
+    // A coding fetch does not undo, and a response the handler coded itself, keep theirs.
+    await withRaw(server, async (c) => {
+      await c.write(req("GET", `/return-fetch?to=${encodeURIComponent(upstreamUrl + "/unknown-coding")}`));
+      const r = await c.readResponse();
+      expect([r.status, r.header("content-encoding"), r.body.toString()]).toEqual([200, "x-custom", "coded"]);
+      await c.write(req("GET", "/self-gzip"));
+      const g = await c.readResponse();
+      expect([g.status, g.header("content-encoding")]).toEqual([200, "gzip"]);
+      expect(zlib.gunzipSync(g.body).toString()).toBe("zipped by the handler");
+    });
   });
 
   it.each(["reader", "text"])(
