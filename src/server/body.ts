@@ -42,6 +42,7 @@ export class BodyStream {
   #waiting = false; // a stream read is pending and the queue is empty
   #ending = false; // the body is complete; close once the queue is empty
   #done = false;
+  #disturbed = false; // the stream was read from or cancelled (the Fetch standard's "disturbed")
   #error: unknown = null;
   // The body broke after the queued bytes (see fail()): the error reaches
   // a stream reader once it has taken them.
@@ -73,6 +74,7 @@ export class BodyStream {
           },
           pull: () => this.#pull(),
           cancel: () => {
+            this.#disturbed = true;
             this.#finish();
             this.#feed.onCancel();
           },
@@ -99,6 +101,14 @@ export class BodyStream {
     return this.#stream?.locked ?? false;
   }
 
+  /**
+   * Whether the stream was read from or cancelled: a request's `bodyUsed`.
+   * (A byte stream with no high-water mark is pulled only for a read.)
+   */
+  get disturbed(): boolean {
+    return this.#disturbed;
+  }
+
   /** Reads the whole body without a stream (the stream must not have been touched). */
   collect(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#error !== null) return Promise.reject(this.#error);
@@ -123,6 +133,7 @@ export class BodyStream {
   }
 
   #pull(): void {
+    this.#disturbed = true;
     const c = this.#controller!;
     if (this.#queue.length > 0) {
       const chunk = this.#queue.shift()!;

@@ -109,6 +109,11 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
     return this.body?.locked ?? false;
   }
 
+  /** Whether the body stream was read from or cancelled. */
+  get disturbed(): boolean {
+    return this.body?.disturbed ?? false;
+  }
+
   /** Reads the whole body without a stream, or null when there is none to read that way. */
   collect(): Promise<Uint8Array<ArrayBuffer>> | null {
     return this.body === null ? null : this.body.collect();

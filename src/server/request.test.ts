@@ -13,6 +13,9 @@ function make(method: string, chunks: string[] | null) {
     get locked() {
       return body?.locked ?? false;
     },
+    get disturbed() {
+      return body?.disturbed ?? false;
+    },
     collect: () => body?.collect() ?? null,
     signal: () => abort.signal,
   };

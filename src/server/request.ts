@@ -29,6 +29,8 @@ export interface RequestSource {
   readonly stream: ReadableStream<Uint8Array> | null;
   /** Whether the stream was built and is locked. */
   readonly locked: boolean;
+  /** Whether the stream was read from or cancelled. */
+  readonly disturbed: boolean;
   /** Reads the whole body without building a stream; null when there is no body. */
   collect(): Promise<Uint8Array<ArrayBuffer>> | null;
   /** The signal that aborts when the client goes away. */
@@ -95,6 +97,7 @@ export class IncomingRequest {
   #headers: Headers | null = null;
   #source: RequestSource;
   #real: Request | null = null;
+  #realHasBody = false; // #real was built with this body (not after it was read)
   #bodyUsed = false;
   #streamed = false; // someone has the body stream: reads must go through it
 
@@ -156,15 +159,25 @@ export class IncomingRequest {
 
   /** The body stream, or null. */
   get body(): ReadableStream<Uint8Array> | null {
-    if (this.#real) return this.#real.body;
+    if (this.#realHasBody) return this.#real!.body;
+    const stream = this.#source.stream;
+    // Read whole without a stream (text(), json()…): the stream is spent,
+    // locked as the platform's is after such a read.
+    if (stream !== null && this.#bodyUsed && !this.#streamed) stream.getReader();
     this.#streamed = true;
-    return this.#source.stream;
+    return stream;
   }
 
-  /** Whether the body has been read. */
+  /** Whether the body has been read (from its stream too, as the Fetch standard's "disturbed"). */
   get bodyUsed(): boolean {
-    if (this.#real) return this.#real.bodyUsed;
-    return this.#bodyUsed || this.#source.locked;
+    if (this.#realHasBody) return this.#real!.bodyUsed;
+    return this.#bodyUsed || this.#source.disturbed;
+  }
+
+  // Whether the body can no longer be read whole or handed on: read, or
+  // locked to a reader (the Fetch standard's "unusable").
+  #unusable(): boolean {
+    return this.#bodyUsed || this.#source.disturbed || this.#source.locked;
   }
 
   // The body readers return their promises directly rather than through
@@ -173,8 +186,8 @@ export class IncomingRequest {
 
   /** Reads the whole body into a new buffer. */
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    if (this.#real) return this.#real.arrayBuffer().then((b) => new Uint8Array(b));
-    if (this.bodyUsed) return Promise.reject(new TypeError("Body has already been consumed."));
+    if (this.#realHasBody) return this.#real!.arrayBuffer().then((b) => new Uint8Array(b));
+    if (this.#unusable()) return Promise.reject(new TypeError("Body has already been consumed."));
     this.#bodyUsed = true;
     // Once someone has the stream, reads go through it. A request without
     // a body has no stream (`body` is null), however often it was asked for.
@@ -218,11 +231,29 @@ export class IncomingRequest {
    */
   materialize(): Request {
     if (this.#real === null) {
-      const body = this.#source.stream;
-      if (this.#bodyUsed) throw new TypeError("Body has already been consumed.");
-      this.#real = this.#platform(body);
+      // A body already read stays this request's to answer for (bodyUsed,
+      // body, the readers): the platform Request, for its other properties
+      // (`cache`, `mode`…, which threw after a read), is built without it.
+      const spent = this.#unusable();
+      this.#real = this.#platform(spent ? null : this.#source.stream);
+      this.#realHasBody = !spent;
     }
     return this.#real;
+  }
+
+  /**
+   * The body of a copy (`new Request(req)`, `fetch(req)`, `clone()`): this
+   * request's platform Request, or a TypeError when its body was read or
+   * is being read, as the platform's constructor gives.
+   */
+  forCopy(): Request {
+    if (this.#realHasBody || !this.#unusable()) return this.materialize();
+    throw new TypeError("Request body is already used");
+  }
+
+  /** A copy with a body of its own (the body is teed); a TypeError once the body was read. */
+  clone(): Request {
+    return this.forCopy().clone();
   }
 
   /**
@@ -233,7 +264,7 @@ export class IncomingRequest {
    * it is not this request.
    */
   materializeWithoutBody(): Request {
-    return this.#real ?? this.#platform(null);
+    return this.#realHasBody ? this.#real! : this.#platform(null);
   }
 
   #platform(body: ReadableStream<Uint8Array> | null): Request {
@@ -277,7 +308,7 @@ forwardToPlatform(IncomingRequest.prototype, Request.prototype, (self) => (self 
 // A stand-in given to a platform API becomes the platform Request it stands for.
 function unwrap(value: unknown, bodyReplaced = false): unknown {
   if (!(value instanceof IncomingRequest)) return value;
-  return bodyReplaced ? value.materializeWithoutBody() : value.materialize();
+  return bodyReplaced ? value.materializeWithoutBody() : value.forCopy();
 }
 
 // Whether a Request's init gives a body of its own, which replaces the input's.
@@ -326,7 +357,11 @@ export function installRequestBridge(): void {
   };
   BridgedRequest.prototype = NativeRequest.prototype;
   const bridgedFetch = function (input: unknown, init?: unknown): Promise<Response> {
-    return nativeFetch(unwrap(input, givesBody(init)) as RequestInfo, unwrap(init) as RequestInit | undefined);
+    try {
+      return nativeFetch(unwrap(input, givesBody(init)) as RequestInfo, unwrap(init) as RequestInit | undefined);
+    } catch (e) {
+      return Promise.reject(e); // a used body: fetch rejects, it does not throw
+    }
   };
   lookAlike(BridgedRequest, NativeRequest);
   lookAlike(bridgedFetch, nativeFetch); // Bun's fetch.preconnect and the like

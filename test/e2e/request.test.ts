@@ -301,6 +301,26 @@ describe.each(RUNTIMES)("the request as a platform Request, on %s", (runtime: Ru
     }
   });
 
+  // As the platform's Request: read from its stream counts as used (a second read
+  // gave "" rather than a TypeError), a body read whole leaves its stream locked,
+  // and the request's other properties still answer (req.cache threw after a read).
+  it.each([
+    ["text", { bodyUsed: true, locked: true }],
+    ["forawait", { bodyUsed: true, locked: false }],
+    ["partial", { bodyUsed: true, locked: false }],
+    ["locked", { bodyUsed: false, locked: true }],
+  ])("a request whose body was read (%s) says so, refuses a second read and copies, and still answers", async (how, state) => {
+    const r = await fetch(`${server.url}/read-then?how=${how}`, { method: "POST", body: "some body" });
+    expect(await r.json()).toEqual({
+      ...state,
+      cache: "default",
+      text: "TypeError",
+      clone: "TypeError",
+      copy: "TypeError",
+      fetch: "TypeError",
+    });
+  });
+
   // A `return fetch(upstream)` proxy: fetch() has decoded the body, the headers
   // still say gzip and give the coded length. (Was a 500 with a length, and plain
   // bytes labelled gzip without; clients failed to decode them.)
