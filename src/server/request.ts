@@ -110,7 +110,7 @@ export class IncomingRequest {
       for (let i = 0; i < raw.length; i += 2) {
         const n = raw[i];
         if (n.length === name.length && sameName(n, name)) {
-          value = value === null ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+          value = value === null ? raw[i + 1] : `${value}${name === "cookie" ? "; " : ", "}${raw[i + 1]}`;
         }
       }
       return value;
@@ -146,7 +146,16 @@ export class IncomingRequest {
     if (this.#headers === null) {
       const h = new Headers();
       const raw = this.#rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) h.append(raw[i], raw[i + 1]);
+      let cookie: string | null = null;
+      for (let i = 0; i < raw.length; i += 2) {
+        const n = raw[i];
+        if (n.length === 6 && sameName(n, "cookie")) cookie = cookie === null ? raw[i + 1] : `${cookie}; ${raw[i + 1]}`;
+        else h.append(n, raw[i + 1]);
+      }
+      // Several Cookie lines are one list joined by "; " (RFC 9113 §8.2.3, as
+      // Node's and Bun's Headers and Deno.serve join them): Deno's Headers
+      // joined them with ", ", which cookie parsers read as one cookie.
+      if (cookie !== null) h.append("cookie", cookie);
       this.#headers = h;
     }
     return this.#headers;
@@ -304,6 +313,13 @@ function decodeText(bytes: Uint8Array): string {
 
 // Everything else on Request.prototype forwards to the real Request.
 forwardToPlatform(IncomingRequest.prototype, Request.prototype, (self) => (self as IncomingRequest).materialize());
+// `req.constructor` is the global Request, as a platform Request's is: code
+// that makes another of the same kind (`new req.constructor(url, init)`)
+// crashed on this class's own constructor.
+Object.defineProperty(IncomingRequest.prototype, "constructor", {
+  get: () => globalThis.Request,
+  configurable: true,
+});
 
 // A stand-in given to a platform API becomes the platform Request it stands for.
 function unwrap(value: unknown, bodyReplaced = false): unknown {

@@ -301,6 +301,21 @@ describe.each(RUNTIMES)("the request as a platform Request, on %s", (runtime: Ru
     }
   });
 
+  it("req.constructor is the global Request, and several Cookie lines are joined with '; '", async () => {
+    await withRaw(server, async (c) => {
+      await c.write(
+        "GET /kind HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nX-Other: o\r\nCookie: b=2; c=3\r\n\r\n",
+      );
+      const r = await c.readResponse();
+      expect(JSON.parse(r.body.toString())).toEqual({
+        isGlobal: true,
+        isKind: true,
+        made: "POST http://example.test/y made",
+        cookie: "a=1; b=2; c=3",
+      });
+    });
+  });
+
   // As the platform's Request: read from its stream counts as used (a second read
   // gave "" rather than a TypeError), a body read whole leaves its stream locked,
   // and the request's other properties still answer (req.cache threw after a read).
