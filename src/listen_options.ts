@@ -67,12 +67,31 @@ function fail(message: string): never {
   throw new TypeError(`serve(): ${message}`);
 }
 
+// Options of the servers people come from (Deno.serve, Bun.serve, srvx,
+// node:http), and where portico has each.
+const ELSEWHERE: Record<string, string> = {
+  cert: " (TLS goes in `tls: { cert, key }`)",
+  key: " (TLS goes in `tls: { cert, key }`)",
+  handler: ": the handler goes in `fetch` (`handler` is Deno.serve's name for it)",
+  error: ": portico's is `onError` (Bun.serve and srvx call it `error`)",
+  idleTimeout: ": portico's is `timeouts.keepAlive`, in milliseconds (Bun.serve's `idleTimeout` is in seconds)",
+  keepAliveTimeout: ": portico's is `timeouts.keepAlive`",
+  headersTimeout: ": portico's is `timeouts.headers`",
+  requestTimeout: ": portico's are `timeouts.headers` and `timeouts.body`",
+  maxRequestBodySize: ": portico's is `limits.maxBodyBytes`",
+  maxHeaderSize: ": portico's is `limits.maxHeaderBytes`",
+  unix: ": a unix socket is `path`",
+  routes: ": routes go in a `Router` (`serve({ fetch: router.fetch })`)",
+  websocket: ": a handler answers a WebSocket upgrade with `upgradeWebSocket(request, handlers)`",
+  silent: ": an `onListen` of your own replaces the line portico prints (`onListen() {}`: none)",
+  gracefulShutdown: ": `server.shutdown()` is graceful, bounded by `timeouts.shutdown`",
+};
+
 function known(where: string, value: object, names: Set<string>): void {
   for (const [name, v] of Object.entries(value)) {
     // A key spelled out as undefined carries nothing (`{ ...defaults, port: undefined }`).
     if (v !== undefined && !names.has(name)) {
-      // The Deno and Bun servers take the certificate at the top level.
-      const hint = where === "" && (name === "cert" || name === "key") ? " (TLS goes in `tls: { cert, key }`)" : "";
+      const hint = where === "" && Object.hasOwn(ELSEWHERE, name) ? ELSEWHERE[name] : "";
       fail(`unknown option \`${where}${name}\`${hint}`);
     }
   }

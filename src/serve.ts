@@ -48,8 +48,12 @@ function normalise(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Han
   if (typeof a === "function") return { ...(b as ServeOptions | undefined), fetch: a };
   if (typeof b === "function") return { ...a, fetch: b };
   if (typeof (a as ServeInit).fetch !== "function") {
+    // Deno.serve's object form names it `handler`.
+    const named = typeof (a as { handler?: unknown } | null)?.handler === "function"
+      ? " (`handler` is Deno.serve's name for what portico calls `fetch`)"
+      : "";
     throw new TypeError(
-      "serve() needs a handler: serve({ fetch }), serve(handler, options) or serve(options, handler)",
+      `serve() needs a handler: serve({ fetch }), serve(handler, options) or serve(options, handler)${named}`,
     );
   }
   return a as ServeInit;

@@ -179,6 +179,28 @@ describe("options serve() cannot use", () => {
     );
     expect(r.topLevelCert).toEqual(refused("serve(): unknown option `cert` (TLS goes in `tls: { cert, key }`)"));
     expect(r.unknown).toEqual(refused("serve(): unknown option `prot`"));
+    // Where portico has what other servers call so.
+    expect(r.elsewhere_idleTimeout).toEqual(
+      refused(
+        "serve(): unknown option `idleTimeout`: portico's is `timeouts.keepAlive`, in milliseconds " +
+          "(Bun.serve's `idleTimeout` is in seconds)",
+      ),
+    );
+    expect(r.elsewhere_error).toEqual(
+      refused("serve(): unknown option `error`: portico's is `onError` (Bun.serve and srvx call it `error`)"),
+    );
+    expect(r.elsewhere_routes).toEqual(
+      refused("serve(): unknown option `routes`: routes go in a `Router` (`serve({ fetch: router.fetch })`)"),
+    );
+    expect(r.elsewhere_handler).toEqual(
+      refused("serve(): unknown option `handler`: the handler goes in `fetch` (`handler` is Deno.serve's name for it)"),
+    );
+    expect(r.denoHandler).toEqual(
+      refused(
+        "serve() needs a handler: serve({ fetch }), serve(handler, options) or serve(options, handler) " +
+          "(`handler` is Deno.serve's name for what portico calls `fetch`)",
+      ),
+    );
     expect(r.unknownHandlerFirst).toEqual(refused("serve(): unknown option `hostnme`"));
     expect(r.unknownLimit).toEqual(refused("serve(): unknown option `limits.maxBodyByte`"));
     expect(r.unknownTimeout).toEqual(refused("serve(): unknown option `timeouts.keepalive`"));
