@@ -16,6 +16,20 @@ function feed() {
 const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
 
 describe("BodyStream", () => {
+  it("is disturbed by a read or a cancel, not by building the stream or locking it", async () => {
+    const { feed: f } = feed();
+    const read = new BodyStream(f);
+    read.push(bytes(3));
+    const reader = read.stream.getReader();
+    expect([read.locked, read.disturbed]).toEqual([true, false]);
+    await reader.read();
+    reader.releaseLock();
+    expect([read.locked, read.disturbed]).toEqual([false, true]);
+    const cancelled = new BodyStream(f);
+    await cancelled.stream.cancel();
+    expect(cancelled.disturbed).toBe(true);
+  });
+
   it("asks for a pause once the unread bytes reach its high-water mark, and charges them", () => {
     const { log, feed: f } = feed();
     const body = new BodyStream(f, 100);
