@@ -261,8 +261,10 @@ function boundAddress(listener: BunListener): string {
 export const bunAdapter: SocketAdapter = {
   name: "bun",
   listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
-    const Bun = (globalThis as unknown as { Bun?: BunApi }).Bun;
-    if (typeof Bun?.listen !== "function") return Promise.reject(foreignRuntime("Bun"));
+    const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+    // The function this adapter needs, or another runtime (an adapter passed by hand).
+    const present: unknown = (Bun as BunApi | undefined)?.listen;
+    if (typeof present !== "function") return Promise.reject(foreignRuntime("Bun"));
     // Small response buffers of their own cost less than slab views on Bun (src/http/bytes.ts).
     preferOwnBuffers();
     const unix: NetAddr | null = options.path !== undefined ? { transport: "unix", path: options.path } : null;

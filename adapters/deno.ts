@@ -401,8 +401,10 @@ class DenoConnection implements Conn, HeldWrites {
 export const denoAdapter: SocketAdapter = {
   name: "deno",
   listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandler): Promise<Listener> {
-    const Deno = (globalThis as unknown as { Deno?: DenoApi }).Deno;
-    if (typeof Deno?.listen !== "function") return Promise.reject(foreignRuntime("Deno"));
+    const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+    // The function this adapter needs, or another runtime (an adapter passed by hand).
+    const present: unknown = (Deno as DenoApi | undefined)?.listen;
+    if (typeof present !== "function") return Promise.reject(foreignRuntime("Deno"));
     if (options.path !== undefined && options.tls) {
       return Promise.reject(
         new TypeError("the Deno adapter cannot serve TLS on a unix socket (Deno.listenTls is TCP only)"),

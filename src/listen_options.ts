@@ -72,9 +72,9 @@ function fail(message: string): never {
 const ELSEWHERE: Record<string, string> = {
   cert: " (TLS goes in `tls: { cert, key }`)",
   key: " (TLS goes in `tls: { cert, key }`)",
-  handler: ": the handler goes in `fetch` (`handler` is Deno.serve's name for it)",
-  error: ": portico's is `onError` (Bun.serve and srvx call it `error`)",
-  idleTimeout: ": portico's is `timeouts.keepAlive`, in milliseconds (Bun.serve's `idleTimeout` is in seconds)",
+  handler: ": the handler goes in `fetch` (Deno's `serve` names it `handler`)",
+  error: ": portico's is `onError` (Bun's `serve` and srvx call it `error`)",
+  idleTimeout: ": portico's is `timeouts.keepAlive`, in milliseconds (Bun's `idleTimeout` is in seconds)",
   keepAliveTimeout: ": portico's is `timeouts.keepAlive`",
   headersTimeout: ": portico's is `timeouts.headers`",
   requestTimeout: ": portico's are `timeouts.headers` and `timeouts.body`",
@@ -82,7 +82,8 @@ const ELSEWHERE: Record<string, string> = {
   maxHeaderSize: ": portico's is `limits.maxHeaderBytes`",
   unix: ": a unix socket is `path`",
   routes: ": routes go in a `Router` (`serve({ fetch: router.fetch })`)",
-  websocket: ": a handler answers a WebSocket upgrade with `upgradeWebSocket(request, handlers)`",
+  websocket:
+    ": a handler answers a WebSocket upgrade with `upgradeWebSocket(request)`, which gives `{ socket, response }`",
   silent: ": an `onListen` of your own replaces the line portico prints (`onListen() {}`: none)",
   gracefulShutdown: ": `server.shutdown()` is graceful, bounded by `timeouts.shutdown`",
 };

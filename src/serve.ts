@@ -50,7 +50,7 @@ function normalise(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | Han
   if (typeof (a as ServeInit).fetch !== "function") {
     // Deno.serve's object form names it `handler`.
     const named = typeof (a as { handler?: unknown } | null)?.handler === "function"
-      ? " (`handler` is Deno.serve's name for what portico calls `fetch`)"
+      ? " (Deno's `serve` names `handler` what portico calls `fetch`)"
       : "";
     throw new TypeError(
       `serve() needs a handler: serve({ fetch }), serve(handler, options) or serve(options, handler)${named}`,

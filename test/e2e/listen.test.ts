@@ -183,22 +183,22 @@ describe("options serve() cannot use", () => {
     expect(r.elsewhere_idleTimeout).toEqual(
       refused(
         "serve(): unknown option `idleTimeout`: portico's is `timeouts.keepAlive`, in milliseconds " +
-          "(Bun.serve's `idleTimeout` is in seconds)",
+          "(Bun's `idleTimeout` is in seconds)",
       ),
     );
     expect(r.elsewhere_error).toEqual(
-      refused("serve(): unknown option `error`: portico's is `onError` (Bun.serve and srvx call it `error`)"),
+      refused("serve(): unknown option `error`: portico's is `onError` (Bun's `serve` and srvx call it `error`)"),
     );
     expect(r.elsewhere_routes).toEqual(
       refused("serve(): unknown option `routes`: routes go in a `Router` (`serve({ fetch: router.fetch })`)"),
     );
     expect(r.elsewhere_handler).toEqual(
-      refused("serve(): unknown option `handler`: the handler goes in `fetch` (`handler` is Deno.serve's name for it)"),
+      refused("serve(): unknown option `handler`: the handler goes in `fetch` (Deno's `serve` names it `handler`)"),
     );
     expect(r.denoHandler).toEqual(
       refused(
         "serve() needs a handler: serve({ fetch }), serve(handler, options) or serve(options, handler) " +
-          "(`handler` is Deno.serve's name for what portico calls `fetch`)",
+          "(Deno's `serve` names `handler` what portico calls `fetch`)",
       ),
     );
     expect(r.unknownHandlerFirst).toEqual(refused("serve(): unknown option `hostnme`"));
