@@ -33,6 +33,13 @@ export interface Platform {
   adapter(): Promise<SocketAdapter>;
   /** The runtime's default worker launcher, loaded on first use. */
   launcher(): Promise<WorkerLauncher>;
+  /**
+   * Whether the runtime's `fetch()` decodes a body whose response says
+   * `Content-Encoding: coding` (the field as received, which fetch keeps):
+   * the server then sends such a response without it. Each runtime decodes
+   * its own set. Absent: never (the response goes out as it is).
+   */
+  fetchDecodes?(coding: string): boolean;
 }
 
 const unbound: Platform = {

@@ -109,6 +109,11 @@ export class Exchange implements ServeHandlerInfo<NetAddr>, RequestSource {
     return this.body?.locked ?? false;
   }
 
+  /** Whether the request has a body. */
+  get hasBody(): boolean {
+    return this.body !== null;
+  }
+
   /** Whether the body stream was read from or cancelled. */
   get disturbed(): boolean {
     return this.body?.disturbed ?? false;

@@ -16,6 +16,9 @@ function make(method: string, chunks: string[] | null) {
     get disturbed() {
       return body?.disturbed ?? false;
     },
+    get hasBody() {
+      return body !== null;
+    },
     collect: () => body?.collect() ?? null,
     signal: () => abort.signal,
   };

@@ -31,6 +31,8 @@ export interface RequestSource {
   readonly locked: boolean;
   /** Whether the stream was read from or cancelled. */
   readonly disturbed: boolean;
+  /** Whether the message has a body at all (without building anything). */
+  readonly hasBody: boolean;
   /** Reads the whole body without building a stream; null when there is no body. */
   collect(): Promise<Uint8Array<ArrayBuffer>> | null;
   /** The signal that aborts when the client goes away. */
@@ -64,7 +66,8 @@ export function requestWithUrl(request: Request, url: string): Request {
   return new Request(url, {
     method: request.method,
     headers: request.headers,
-    body: request.body,
+    // A body read already cannot be handed on (the platform would throw: a 500).
+    body: request.bodyUsed ? null : request.body,
     signal: request.signal,
     // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
     duplex: "half",
@@ -116,9 +119,14 @@ export class IncomingRequest {
       return value;
     };
     rebase = (r, url) => {
-      if (r.#real !== null || r.#bodyUsed || r.#streamed) return null; // someone has it: copy it the platform's way
+      if (r.#real !== null) return null; // the platform Request has the body: copy it the platform's way
+      // The same body, in the state it is in: read already (the moved one
+      // says so, where a platform copy of a read body threw, a 500), or its
+      // stream handed out (the same stream).
       const moved = new IncomingRequest(r.#method, url, r.#rawHeaders, r.#source);
       moved.#headers = r.#headers;
+      moved.#bodyUsed = r.#bodyUsed;
+      moved.#streamed = r.#streamed;
       return moved;
     };
   }
@@ -172,7 +180,7 @@ export class IncomingRequest {
     const stream = this.#source.stream;
     // Read whole without a stream (text(), json()…): the stream is spent,
     // locked as the platform's is after such a read.
-    if (stream !== null && this.#bodyUsed && !this.#streamed) stream.getReader();
+    if (stream !== null && this.#bodyUsed && !this.#streamed && !stream.locked) stream.getReader();
     this.#streamed = true;
     return stream;
   }
@@ -196,10 +204,12 @@ export class IncomingRequest {
   /** Reads the whole body into a new buffer. */
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#realHasBody) return this.#real!.arrayBuffer().then((b) => new Uint8Array(b));
+    // A request without a body reads as empty, however often (a null body
+    // is never used, in the Fetch standard); its `body` is null.
+    if (!this.#source.hasBody) return Promise.resolve(new Uint8Array(0));
     if (this.#unusable()) return Promise.reject(new TypeError("Body has already been consumed."));
     this.#bodyUsed = true;
-    // Once someone has the stream, reads go through it. A request without
-    // a body has no stream (`body` is null), however often it was asked for.
+    // Once someone has the stream, reads go through it.
     const stream = this.#streamed ? this.#source.stream : null;
     if (stream !== null) return readAll(stream);
     return this.#source.collect() ?? Promise.resolve(new Uint8Array(0));
@@ -208,6 +218,15 @@ export class IncomingRequest {
   /** Reads the whole body into an ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer> {
     return this.bytes().then(bufferOf);
+  }
+
+  /**
+   * Reads the whole body as a Blob typed with the request's Content-Type.
+   * (Its own, not the platform Request's: once the body was read, that one
+   * is built without it, and gave an empty Blob.)
+   */
+  blob(): Promise<Blob> {
+    return this.bytes().then((b) => new Blob([b], { type: rawField(this, "content-type") ?? "" }));
   }
 
   /** Reads the whole body as UTF-8 text. */

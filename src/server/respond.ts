@@ -22,6 +22,7 @@ import {
   serializeHead,
 } from "../http/response.ts";
 import { joinShared } from "../http/bytes.ts";
+import { platform } from "../platform.ts";
 import { headerFields, knownBodySize, RESPONSE_PARTS, type ResponseParts } from "./light_response.ts";
 import { staticBody } from "./static_body.ts";
 
@@ -170,21 +171,20 @@ export function writeResponse(
   return keepAlive;
 }
 
-// The content codings that `fetch()` decodes on every runtime.
-const DECODED_BY_FETCH = new Set(["gzip", "x-gzip", "deflate", "br", "identity"]);
-
 /**
  * Whether `response` came from `fetch()` (only those have a `url`) with a
- * Content-Encoding that fetch has undone: its body is the decoded one, while
- * its headers still state the upstream's coding and the coded length. Sent
- * as they stand, a `return fetch(upstream)` proxy answered 500 (the body was
- * longer than its Content-Length) or labelled plain bytes gzip, which
- * clients fail to decode; Deno.serve drops both fields, and so does portico.
+ * Content-Encoding that this runtime's fetch has undone (each decodes its
+ * own set; the platform binding says which): its body is the decoded one,
+ * while its headers still state the upstream's coding and the coded length.
+ * Sent as they stand, a `return fetch(upstream)` proxy answered 500 (the
+ * body was longer than its Content-Length) or labelled plain bytes gzip,
+ * which clients fail to decode; Deno.serve drops both fields, and so does
+ * portico.
  */
 function decodedByFetch(response: Response, headers: Headers): boolean {
   const coding = headers.get("content-encoding");
   if (coding === null || response.url === "") return false;
-  return coding.split(",").every((c) => DECODED_BY_FETCH.has(c.trim().toLowerCase()));
+  return platform().fetchDecodes?.(coding) ?? false;
 }
 
 async function writeStreamed(
