@@ -312,7 +312,13 @@ export async function listen(
 // a host that does not resolve, Bun says only "Failed to listen"), or a
 // truer one (Node says EACCES for a unix socket in a missing directory).
 async function diagnose(options: ListenOptions, given: unknown): Promise<string | undefined> {
-  if (options.path !== undefined) return existsSync(dirname(options.path)) ? undefined : "ENOENT";
+  if (options.path !== undefined) {
+    try {
+      return existsSync(dirname(options.path)) ? undefined : "ENOENT";
+    } catch {
+      return undefined; // not allowed to look (Deno without --allow-read): the runtime's reason stands
+    }
+  }
   if (typeof given === "string" || parseIp(options.hostname) !== null) return undefined;
   try {
     await lookup(options.hostname);

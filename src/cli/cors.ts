@@ -36,10 +36,21 @@ export function withCors<I>(handler: FetchHandler<I>): (request: Request, info: 
       });
     }
     const response = await handler(request, info);
-    const headers = new Headers(response.headers);
-    headers.set("access-control-allow-origin", "*");
-    headers.set("access-control-allow-headers", ALLOW_HEADERS);
-    headers.set("access-control-expose-headers", "Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges");
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    // On the response itself where its headers take changes: a copy would
+    // stream a string body (the 404 page), whose size the log then lost.
+    try {
+      addCors(response.headers);
+      return response;
+    } catch {
+      const headers = new Headers(response.headers); // immutable (a redirect's)
+      addCors(headers);
+      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    }
   };
+}
+
+function addCors(headers: Headers): void {
+  headers.set("access-control-allow-origin", "*");
+  headers.set("access-control-allow-headers", ALLOW_HEADERS);
+  headers.set("access-control-expose-headers", "Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges");
 }

@@ -10,6 +10,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import process from "node:process";
+import { knownBodySize } from "../server/light_response.ts";
 import { serveDir } from "../static/serve_dir.ts";
 import { serve } from "../serve.ts";
 import { formatAddr, type NetAddr } from "../adapter.ts";
@@ -93,7 +94,9 @@ export async function runFileServer(argv: string[], io: CliOutput = console_): P
       const began = performance.now();
       const response = await handler(request, info);
       if (log) {
-        const length = response.headers.get("content-length");
+        // The size sent as Content-Length: a string or bytes body's own
+        // (a lightweight response does not list it among its headers), or the field.
+        const length = knownBodySize(response)?.toString() ?? response.headers.get("content-length");
         const done = () => {
           const url = request.url;
           const target = url.slice(url.indexOf("/", url.indexOf("//") + 2));

@@ -13,7 +13,7 @@
  * Node runs dist/ (build first: `npm test` does), Deno and Bun the sources.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -258,6 +258,32 @@ describe("options serve() cannot use", () => {
 // Node takes reusePort from 22.12 and 23.1 (engines allows 20): before, it
 // was ignored, and a second process failed with EADDRINUSE as if nothing
 // had been asked for.
+// Deno with --allow-net alone: a unix socket needs read (and write) access.
+// The listen error was the raw NotCapable, with a stack, from portico's own
+// look at the socket's directory.
+describe("a unix socket under Deno without --allow-read", () => {
+  it("fails to listen with portico's one line, naming the permission", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "portico-perm-"));
+    try {
+      const script = path.join(dir, "probe.ts");
+      writeFileSync(
+        script,
+        `import { serve } from ${JSON.stringify(path.join(projectRoot, "src", "mod.ts"))};
+        const s = serve({ path: ${JSON.stringify(path.join(dir, "a.sock"))}, fetch: () => new Response("x"), onListen() {} });
+        await s.ready().then(() => console.log("listening"), (e) => console.log(e.name + ": " + e.message));`,
+      );
+      const deno = path.join(projectRoot, "node_modules", ".bin", "deno");
+      const out = execFileSync(deno, ["run", "--allow-net", "--no-prompt", "--no-lock", script], {
+        cwd: projectRoot,
+        encoding: "utf8",
+      });
+      expect(out.trim()).toMatch(/^Error: portico: cannot listen on unix socket \S+a\.sock: Requires read access to .*--allow-read/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("reusePort on Node", () => {
   it("two servers share a port where Node supports it, and say it needs a newer Node where not", () => {
     const script = `
