@@ -419,10 +419,13 @@ export class Receiver {
     };
     this.#codec!.inflate(payload, fin, sink).then((ok) => {
       this.#busy = false;
-      if (this.#dead) return;
+      // After a failure reading resumes too: the peer's close frame and FIN
+      // must still come in, or the socket closed only at the close timeout
+      // (5 s on Node after a message over maxPayload).
+      if (this.#dead) return this.#sink.resume();
       if (!ok) {
         this.#fail(CLOSE_INVALID_DATA, "invalid compressed data");
-        return;
+        return this.#sink.resume();
       }
       if (fin) this.#deliver();
       this.#sink.resume();

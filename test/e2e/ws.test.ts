@@ -388,6 +388,25 @@ describe.each(RUNTIMES)("WebSocket on %s", (runtime) => {
     });
   });
 
+  // Reading was paused while the message inflated; after the failure it stayed
+  // paused, so the client's FIN went unread and the socket closed (and its
+  // close event fired) only at the 5 s close timeout (on Node; 2 s on Bun).
+  it("a compressed message over maxPayload: the socket closes with the client, not at the close timeout", async () => {
+    const id = uniqueId("ws");
+    const c = await connect(`/echo?id=${id}&maxPayload=1000`, {
+      headers: { "sec-websocket-extensions": "permessage-deflate" },
+    });
+    c.send(clientFrame(BINARY, deflate(new Uint8Array(64 << 10)), { rsv: 4 }));
+    const began = Date.now();
+    const f = await c.next();
+    expect([f.opcode, f.code]).toEqual([CLOSE, 1009]);
+    // The client answers with its close frame, as clients do (then its FIN).
+    c.send(clientFrame(CLOSE, new Uint8Array([0x03, 0xf1])));
+    await c.waitClosed();
+    expect(await closedRecord(id)).toMatchObject({ code: 1009, wasClean: false });
+    expect(Date.now() - began).toBeLessThan(2000);
+  });
+
   it("pings after idleTimeout and closes with 1006 when no pong comes back", async () => {
     const id = uniqueId("ws");
     const c = await connect(`/echo?id=${id}&idleTimeout=0.3`);
