@@ -63,15 +63,20 @@ export function requestWithUrl(request: Request, url: string): Request {
     const moved = rebase(request, url);
     if (moved !== null) return moved as unknown as Request;
   }
-  return new Request(url, {
+  // A body read already cannot be handed on (the platform would throw: a
+  // 500): the copy gets a spent one, so that it says it was used, as the
+  // original does, rather than reading as empty.
+  const used = request.bodyUsed;
+  const moved = new Request(url, {
     method: request.method,
     headers: request.headers,
-    // A body read already cannot be handed on (the platform would throw: a 500).
-    body: request.bodyUsed ? null : request.body,
+    body: used ? new ReadableStream() : request.body,
     signal: request.signal,
     // @ts-ignore: `duplex` is required by Node and Deno for stream bodies, unknown to DOM typings
     duplex: "half",
   });
+  if (used) void moved.body?.cancel();
+  return moved;
 }
 
 let rawField: (request: IncomingRequest, name: string) => string | null;
@@ -119,7 +124,7 @@ export class IncomingRequest {
       return value;
     };
     rebase = (r, url) => {
-      if (r.#real !== null) return null; // the platform Request has the body: copy it the platform's way
+      if (r.#realHasBody) return null; // the platform Request has the body: copy it the platform's way
       // The same body, in the state it is in: read already (the moved one
       // says so, where a platform copy of a read body threw, a 500), or its
       // stream handed out (the same stream).
@@ -226,7 +231,8 @@ export class IncomingRequest {
    * is built without it, and gave an empty Blob.)
    */
   blob(): Promise<Blob> {
-    return this.bytes().then((b) => new Blob([b], { type: rawField(this, "content-type") ?? "" }));
+    const type = blobType(rawField(this, "content-type"));
+    return this.bytes().then((b) => new Blob([b], { type }));
   }
 
   /** Reads the whole body as UTF-8 text. */
@@ -310,6 +316,21 @@ export class IncomingRequest {
       duplex: "half",
     });
   }
+}
+
+// A Content-Type as Node's and Deno's Request give a Blob of the body (the
+// MIME type serialised, lower case; "" when it does not parse), on every
+// runtime: Bun's passes the field on as it came.
+const MIME = /^[\t ]*([!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+)[\t ]*((?:;.*)?)$/;
+function blobType(field: string | null): string {
+  const m = field === null ? null : MIME.exec(field);
+  if (m === null) return "";
+  let type = m[1];
+  for (const param of m[2].split(";")) {
+    const eq = param.indexOf("=");
+    if (eq > 0) type += `;${param.slice(0, eq).trim()}=${param.slice(eq + 1).trim()}`;
+  }
+  return type.toLowerCase();
 }
 
 // Whether field name `n` is `lower` in any case, without a lower-cased copy.

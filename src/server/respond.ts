@@ -208,8 +208,10 @@ async function writeStreamed(
   // from a clone, made before the body is touched, once the body proved to
   // be a single chunk. Not for a LightResponse: it states a string's type,
   // and Bun's blob() would call bytes or a Blob without a type text/plain.
+  // Nor for a response from fetch() (it has a `url`): its fields are the
+  // upstream's, and a body without a type got text/plain on Bun alone.
   const typeProbe = STRING_TYPE_HIDDEN && !bodiless && !(RESPONSE_PARTS in response) &&
-      !headers.has("content-type")
+      !headers.has("content-type") && response.url === ""
     ? response.clone()
     : null;
   const body = response.body;

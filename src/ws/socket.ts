@@ -510,6 +510,9 @@ export class ServerWebSocket extends EventTarget {
       this.#sentClose = true;
       conn.write(encodeFrame(OP_CLOSE, closePayload(code, reason.length <= 40 ? reason : "")));
     }
+    // Reading on, whatever paused it: the peer's close frame and FIN end the
+    // connection (Node's end() does not resume a paused socket; Deno's and Bun's do).
+    conn.resume();
     conn.end();
     this.#armCloseTimer();
     this.#emit(new WebSocketErrorEvent(reason, error));

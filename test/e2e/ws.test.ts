@@ -389,8 +389,9 @@ describe.each(RUNTIMES)("WebSocket on %s", (runtime) => {
   });
 
   // Reading was paused while the message inflated; after the failure it stayed
-  // paused, so the client's FIN went unread and the socket closed (and its
-  // close event fired) only at the 5 s close timeout (on Node; 2 s on Bun).
+  // paused on Node (whose end() does not resume), so the client's close frame
+  // and FIN went unread and the socket closed (and its close event fired) only
+  // at the 5 s close timeout.
   it("a compressed message over maxPayload: the socket closes with the client, not at the close timeout", async () => {
     const id = uniqueId("ws");
     const c = await connect(`/echo?id=${id}&maxPayload=1000`, {
