@@ -16,6 +16,17 @@ function feed() {
 const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
 
 describe("BodyStream", () => {
+  it("is read whole once: a second collect() is refused, even while the first waits", async () => {
+    const { feed: f } = feed();
+    const body = new BodyStream(f);
+    body.push(bytes(2));
+    const first = body.collect();
+    expect(body.disturbed).toBe(true);
+    await expect(body.collect()).rejects.toThrow(TypeError);
+    body.close();
+    expect([...(await first)]).toEqual([1, 1]);
+  });
+
   it("is disturbed by a read or a cancel, not by building the stream or locking it", async () => {
     const { feed: f } = feed();
     const read = new BodyStream(f);

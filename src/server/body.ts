@@ -43,6 +43,7 @@ export class BodyStream {
   #ending = false; // the body is complete; close once the queue is empty
   #done = false;
   #disturbed = false; // the stream was read from or cancelled (the Fetch standard's "disturbed")
+  #collected = false; // collect() was called: the body is one reader's
   #error: unknown = null;
   // The body broke after the queued bytes (see fail()): the error reaches
   // a stream reader once it has taken them.
@@ -102,15 +103,21 @@ export class BodyStream {
   }
 
   /**
-   * Whether the stream was read from or cancelled: a request's `bodyUsed`.
-   * (A byte stream with no high-water mark is pulled only for a read.)
+   * Whether the body was read, whole (`collect()`) or from the stream, or
+   * cancelled: a request's `bodyUsed`, for every request reading this body
+   * (one moved by a Router mount shares it with its original). A byte
+   * stream with no high-water mark is pulled only for a read.
    */
   get disturbed(): boolean {
-    return this.#disturbed;
+    return this.#disturbed || this.#collected;
   }
 
   /** Reads the whole body without a stream (the stream must not have been touched). */
   collect(): Promise<Uint8Array<ArrayBuffer>> {
+    // Once: a second whole read got what the first left ("") or, while the
+    // first waited, took its place and left it unresolved.
+    if (this.#collected || this.#disturbed) return Promise.reject(new TypeError("Body has already been consumed."));
+    this.#collected = true;
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#failAfter !== null) return Promise.reject(this.#failNow());
     if (this.#ending && this.#stream === null) {

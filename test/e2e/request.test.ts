@@ -377,6 +377,11 @@ describe.each(RUNTIMES)("the request as a platform Request, on %s", (runtime: Ru
     }
   });
 
+  it("a request moved by a Router mount shares its body: read by one, it is used for both", async () => {
+    const r = await fetch(`${server.url}/m/read-after-mount`, { method: "POST", body: "once" });
+    expect(await r.json()).toEqual({ inner: '"once"', outer: "TypeError", outerUsed: true });
+  });
+
   it("req.blob() is typed as the platform types a body", async () => {
     const typed = async (type: string) =>
       (await (await fetch(`${server.url}/blob-type`, { method: "POST", body: "x", headers: { "content-type": type } }))
