@@ -168,7 +168,7 @@ describe("continuations in Redis shared by node, deno and bun", () => {
     // Slow: the store sleeps 4 s; the manager's timeout is 1 s. Every
     // request is answered (503) before the store answers again.
     const sleeping = redis.command("DEBUG", "SLEEP", "4");
-    await new Promise((r) => setTimeout(r, 100));
+    await redis.asleep();
     const t0 = Date.now();
     const slow = await Promise.all(servers.map((s) => page(s.url, `${k1}?number=1`)));
     expect(Date.now() - t0).toBeLessThan(3500);

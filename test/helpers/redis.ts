@@ -28,6 +28,29 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Runs one command with redis-cli and resolves with its output (for DEBUG SLEEP, KEYS). */
   command(...args: string[]): Promise<string>;
+  /**
+   * Resolves once the server has stopped answering (a DEBUG SLEEP under way):
+   * a PING over a connection of its own goes unanswered for 200 ms. Rejects
+   * after `ms`. (redis-cli is a process of its own: a fixed wait after
+   * starting it was not always enough on a loaded machine.)
+   */
+  asleep(ms?: number): Promise<void>;
+}
+
+// Whether a PING on a fresh connection is answered within `ms`.
+function answers(port: number, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(port, "127.0.0.1");
+    const done = (v: boolean) => {
+      clearTimeout(t);
+      c.destroy();
+      resolve(v);
+    };
+    const t = setTimeout(() => done(false), ms);
+    c.on("connect", () => c.write("*1\r\n$4\r\nPING\r\n"));
+    c.on("data", (d) => d.toString().startsWith("+PONG") && done(true));
+    c.on("error", () => done(false));
+  });
 }
 
 /** Starts a redis-server on a random loopback port. */
@@ -65,6 +88,13 @@ export async function startRedis(): Promise<RedisServer> {
         await exited;
       }
       child = null;
+    },
+    async asleep(ms = 3000) {
+      const deadline = Date.now() + ms;
+      while (await answers(port, 200)) {
+        if (Date.now() > deadline) throw new Error("redis-server kept answering");
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
     command(...args: string[]) {
       return new Promise((resolve, reject) => {
