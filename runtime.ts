@@ -23,15 +23,16 @@ interface DenoPermissions {
   env: { get(name: string): string | undefined };
 }
 
+function atLeast(version: string | undefined, major: number, minor: number): boolean {
+  const [a, b] = (version ?? "0.0").split(".").map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
 // What each runtime's fetch() decodes, measured with one upstream sending
 // each coding (Node 20's undici, Deno 2.9, Bun 1.4): Node every listed coding
 // it knows, in turn (and nothing once one is unknown, `identity` included);
 // Deno a single gzip or br; Bun a single coding of its five, `identity`
 // entries aside. Anything else comes through coded, and keeps its field.
-function atLeast(version: string | undefined, major: number, minor: number): boolean {
-  const [a, b] = (version ?? "0.0").split(".").map(Number);
-  return a > major || (a === major && b >= minor);
-}
 const codings = (field: string): string[] => field.toLowerCase().split(",").map((c) => c.trim());
 const NODE_DECODES = new Set(["gzip", "x-gzip", "deflate", "br"]);
 // undici 7.11 (Node 24, and 22 from 22.15) decodes zstd too, where zlib has it; not measured here (Node 20).

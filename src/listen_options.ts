@@ -69,9 +69,10 @@ function fail(message: string): never {
 
 // Options of the servers people come from (Deno.serve, Bun.serve, srvx,
 // node:http), and where portico has each.
+const IN_TLS = " (TLS goes in `tls: { cert, key }`)";
 const ELSEWHERE: Record<string, string> = {
-  cert: " (TLS goes in `tls: { cert, key }`)",
-  key: " (TLS goes in `tls: { cert, key }`)",
+  cert: IN_TLS,
+  key: IN_TLS,
   handler: ": the handler goes in `fetch` (Deno's `serve` names it `handler`)",
   error: ": portico's is `onError` (Bun's `serve` and srvx call it `error`)",
   idleTimeout: ": portico's is `timeouts.keepAlive`, in milliseconds (Bun's `idleTimeout` is in seconds)",

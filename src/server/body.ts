@@ -116,7 +116,7 @@ export class BodyStream {
   collect(): Promise<Uint8Array<ArrayBuffer>> {
     // Once: a second whole read got what the first left ("") or, while the
     // first waited, took its place and left it unresolved.
-    if (this.#collected || this.#disturbed) return Promise.reject(new TypeError("Body has already been consumed."));
+    if (this.disturbed) return Promise.reject(new TypeError("Body has already been consumed."));
     this.#collected = true;
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#failAfter !== null) return Promise.reject(this.#failNow());
