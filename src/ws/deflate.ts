@@ -144,6 +144,11 @@ export class DeflateCodec {
   /** Receives decompressed bytes of the frame being inflated; returns false to stop. */
   #sink: ((chunk: Uint8Array) => boolean) | null = null;
   #failed = false;
+  /** Settles the frame being inflated (false: failed). */
+  #inflateDone: ((ok: boolean) => void) | null = null;
+  /** The message being compressed: its output, and its rejection. */
+  #deflateData: ((chunk: Uint8Array) => void) | null = null;
+  #deflateFailed: ((e: Error) => void) | null = null;
 
   constructor(params: DeflateParams) {
     this.params = params;
@@ -165,13 +170,10 @@ export class DeflateCodec {
         if (settled) return;
         settled = true;
         this.#sink = null;
-        z.removeListener("error", onError);
+        this.#inflateDone = null;
         resolve(ok);
       };
-      const onError = () => {
-        this.#failed = true;
-        done(false);
-      };
+      this.#inflateDone = done;
       this.#sink = (chunk) => {
         if (sink(chunk)) return true;
         this.#failed = true;
@@ -179,57 +181,80 @@ export class DeflateCodec {
         done(false);
         return false;
       };
-      z.once("error", onError);
       z.write(data);
       if (fin) z.write(TAIL);
       z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        if (fin && this.params.clientNoContextTakeover && !this.#failed) z.reset();
-        done(!this.#failed);
+        // Deno's node:zlib calls this before it emits the error for the same
+        // data (Node's and Bun's emit the error and never call it): the
+        // verdict waits one microtask, by which time the error has come.
+        queueMicrotask(() => {
+          if (fin && this.params.clientNoContextTakeover && !this.#failed) z.reset();
+          done(!this.#failed);
+        });
       });
     });
   }
 
+  // The decompressor's error listener stays for its whole life: an error
+  // emitted with no listener is thrown, and on Deno it came after a
+  // per-frame listener had been removed, which killed the process.
   #newInflate(): zlib.InflateRaw {
     const z = zlib.createInflateRaw({ windowBits: 15 });
     z.on("data", (chunk: Uint8Array) => {
       // After a stop, zlib may still emit what it had produced: dropped.
       if (this.#sink !== null) this.#sink(chunk);
     });
+    z.on("error", () => {
+      this.#failed = true;
+      this.#inflateDone?.(false);
+    });
     return z;
   }
 
   /** Compresses one whole message; resolves with the payload (tail stripped), or rejects on a zlib error. */
   deflate(data: Uint8Array): Promise<Uint8Array> {
-    const z = this.#deflate ??= zlib.createDeflateRaw({ windowBits: this.params.serverMaxWindowBits });
+    const z = this.#deflate ??= this.#newDeflate();
     return new Promise<Uint8Array>((resolve, reject) => {
       const chunks: Uint8Array[] = [];
       let total = 0;
-      const onData = (c: Uint8Array) => {
+      let settled = false;
+      this.#deflateData = (c) => {
         chunks.push(c);
         total += c.byteLength;
       };
-      const onError = (e: Error) => {
-        z.removeListener("data", onData);
+      this.#deflateFailed = (e) => {
+        if (settled) return;
+        settled = true;
+        this.#deflateData = this.#deflateFailed = null;
         reject(e);
       };
-      z.on("data", onData);
-      z.once("error", onError);
       z.write(data);
       z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        z.removeListener("data", onData);
-        z.removeListener("error", onError);
-        if (this.params.serverNoContextTakeover) z.reset();
-        const out = new Uint8Array(total);
-        let at = 0;
-        for (const c of chunks) {
-          out.set(c, at);
-          at += c.byteLength;
-        }
-        // A sync flush always ends with the empty stored block 00 00 ff ff,
-        // which RFC 7692 §7.2.1 says to remove.
-        resolve(out.subarray(0, Math.max(0, total - 4)));
+        // As in inflate(): an error for this data may follow on Deno.
+        queueMicrotask(() => {
+          if (settled) return;
+          settled = true;
+          this.#deflateData = this.#deflateFailed = null;
+          if (this.params.serverNoContextTakeover) z.reset();
+          const out = new Uint8Array(total);
+          let at = 0;
+          for (const c of chunks) {
+            out.set(c, at);
+            at += c.byteLength;
+          }
+          // A sync flush always ends with the empty stored block 00 00 ff ff,
+          // which RFC 7692 §7.2.1 says to remove.
+          resolve(out.subarray(0, Math.max(0, total - 4)));
+        });
       });
     });
+  }
+
+  #newDeflate(): zlib.DeflateRaw {
+    const z = zlib.createDeflateRaw({ windowBits: this.params.serverMaxWindowBits });
+    z.on("data", (c: Uint8Array) => this.#deflateData?.(c));
+    z.on("error", (e: Error) => this.#deflateFailed?.(e));
+    return z;
   }
 
   /** Frees both zlib streams. */
