@@ -35,7 +35,8 @@ function atLeast(version: string | undefined, major: number, minor: number): boo
 // entries aside. Anything else comes through coded, and keeps its field.
 const codings = (field: string): string[] => field.toLowerCase().split(",").map((c) => c.trim());
 const NODE_DECODES = new Set(["gzip", "x-gzip", "deflate", "br"]);
-// undici 7.11 (Node 24, and 22 from 22.15) decodes zstd too, where zlib has it; not measured here (Node 20).
+// undici 7.11 decodes zstd too, where zlib has it: Node 24 and 26 do (measured with an upstream sending it);
+// Node 22 (undici 6) and 20 do not.
 if (
   atLeast(process.versions.undici, 7, 11) &&
   typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === "function"

@@ -177,11 +177,14 @@ function listen(options: ListenOptions, onConnection: (conn: Conn) => ConnHandle
     const listenOptions: net.ListenOptions & { reusePort?: boolean } = unix
       ? { path: options.path, backlog: options.backlog }
       : { port: options.port, host: options.hostname, backlog: options.backlog };
-    if (options.reusePort) {
-      // Node takes reusePort from 22.12 and 23.1; before, it ignored it, and
-      // a second process on the port failed with EADDRINUSE. A cluster
-      // worker shares the primary's socket and needs no reusePort.
-      if (!cluster.isWorker && !nodeReusesPorts()) {
+    // Node takes reusePort from 22.12 and 23.1; before, it ignored it, and
+    // a second process on the port failed with EADDRINUSE. A cluster worker
+    // shares the primary's socket and is not given it: from 22.12 a worker
+    // asked for reusePort binds a socket of its own, so that `port: 0` gave
+    // each worker another port, and node:cluster's round-robin gave way to
+    // the kernel's spreading.
+    if (options.reusePort && !cluster.isWorker) {
+      if (!nodeReusesPorts()) {
         return reject(
           Object.assign(new Error(`reusePort needs Node 22.12 or later (this is ${process.version})`), {
             code: "ENOTSUP",

@@ -331,3 +331,24 @@ describe.each(RUNTIMES)("workers on %s", (runtime) => {
     expect(child.exitCode).toBeNull();
   }, 30_000);
 });
+
+// node:cluster workers share the primary's listening socket, which hands
+// connections out in turn. From Node 22.12 a worker given `reusePort` bound a
+// socket of its own instead: with `port: 0` each worker got another port, and
+// the kernel, not the primary, spread the connections (found on Node 22, 24
+// and 26; Node 20 ignores the option, so this passes there either way).
+describe("workers on node (node:cluster)", () => {
+  it("share one socket: with port 0 every worker listens on the same port, and connections alternate", async () => {
+    const sup = await startSupervisor("node", { PORT: "0" });
+    const ports = [...sup.out().matchAll(/WORKER \d+ LISTENING (\d+)/g)].map((m) => Number(m[1]));
+    expect(ports.length).toBe(2);
+    expect(ports[1]).toBe(ports[0]);
+    const pids: string[] = [];
+    for (let i = 0; i < 6; i++) pids.push((await get(ports[0], "/pid")).body);
+    // Round-robin: never the same worker twice in a row.
+    for (let i = 1; i < pids.length; i++) expect(pids[i]).not.toBe(pids[i - 1]);
+    expect(new Set(pids)).toEqual(new Set(sup.workers().values()));
+    sup.child.kill("SIGTERM");
+    expect(await sup.exited).toBe(0);
+  }, 30_000);
+});
