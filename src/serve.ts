@@ -21,6 +21,14 @@ import { installRequestBridge } from "./server/request.ts";
 import type { Handler, ServeInit, ServeOptions, Server } from "./types.ts";
 import { clearTimeout, setTimeout } from "node:timers";
 
+// new Request(req) and fetch(req) with the lazy request: installed when
+// portico is imported, not when serve() runs, so that a subclass of Request
+// declared in between (at the top of the module that calls serve(), or in a
+// library imported after portico) extends the bridge. One declared before
+// still extends the platform's own, which cannot take portico's request on
+// Node and Deno.
+installRequestBridge();
+
 /**
  * The adapter for the runtime this code runs on (Deno, Bun or Node), as the
  * package entry bound it (src/platform.ts); loaded on demand so that no
@@ -240,7 +248,6 @@ export function serve(a: ServeInit | ServeOptions | Handler, b?: ServeOptions | 
   const init = normalise(a, b);
   checkServeOptions(init);
   if (init.lightResponse !== false) installLightResponse();
-  installRequestBridge(); // new Request(req) and fetch(req) with the lazy request
   const server = new PorticoServer(init);
   if (workerId() !== null) stopOnSignal(server);
   return server;

@@ -11,7 +11,7 @@
  * The platform's `Request` constructor and `fetch` read internal slots of a
  * Request argument, which a stand-in cannot have: Node throws, Deno refuses
  * the argument, and Bun reads it as a URL string (a POST becomes a GET).
- * {@link installRequestBridge} (called by `serve()`) makes the global
+ * {@link installRequestBridge} (called when `serve()`'s module is imported) makes the global
  * `Request` and `fetch` build the platform Request of a stand-in first, so
  * `new Request(req)`, `new Request(req, init)` and `fetch(req)` work as
  * they do with a platform Request.
@@ -389,7 +389,7 @@ function lookAlike(wrapper: object, native: { name: string; length: number }): v
  * accept a Request (as the input, or as the init). Platform Requests are
  * still `instanceof Request` (the wrapper shares the platform's prototype),
  * subclasses of `Request` still work, and everything else is passed through
- * unchanged. Called by `serve()`.
+ * unchanged. Called when `serve()`'s module is imported.
  *
  * @example
  * ```ts

@@ -187,6 +187,23 @@ describe.each(RUNTIMES)("the request as a platform Request, on %s", (runtime: Ru
     });
   });
 
+  // The bridge that lets the platform's Request take portico's was put in
+  // place by serve(): a subclass declared before it (at a module's top, after
+  // importing portico) extended the platform's own, and new Early(req) threw
+  // (Node: "reading 'window'", Deno: "not of type Request"); bun took it.
+  it("a subclass of Request declared before serve() takes the request too", async () => {
+    expect(await post("/subclass-early", "early")).toEqual({
+      tag: "early",
+      isTagged: true,
+      isRequest: true,
+      method: "POST",
+      url: `${server.url}/subclass-early`,
+      xa: "a-value",
+      xinit: null,
+      body: "early",
+    });
+  });
+
   it("new Request(req) after its body was read throws a TypeError, as with a platform Request", async () => {
     expect(await post("/used", "read first")).toEqual({ threw: "TypeError" });
   });
