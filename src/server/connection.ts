@@ -544,6 +544,11 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   /** {@link ResponseSink}: what the writer does when the client goes away while a body is written. */
   onGone(fn: ((reason: unknown) => void) | null): void {
     this.#onGone = fn;
+    // The client's FIN came before the body's pump began (on Deno it can
+    // follow the request in the very next read, before a handler's stream
+    // is taken up): the body is cut as it would have been a moment later.
+    const ex = this.#current;
+    if (fn !== null && this.#peerEnded && ex !== null && ex.abortReason !== undefined) this.#gone(ex.abortReason);
   }
 
   // The client went away: a body being written is cancelled now.
