@@ -2,6 +2,8 @@
 // of difference, and sorts an accepted difference into one of the classes
 // documented in DIVERGENCES.md (the allow-list).
 
+import { llhttpBinding } from "./llhttp.mjs";
+
 /** @typedef {import("./outcome.mjs").Outcome} Outcome */
 /** @typedef {import("./outcome.mjs").Message} Message */
 /** @typedef {{ portico: (bytes: Uint8Array) => Outcome, llhttp: (bytes: Uint8Array) => Outcome }} Runners */
@@ -62,13 +64,7 @@ export function compare(p, l) {
 let llhttpMethods = null;
 function knownMethods() {
   if (llhttpMethods === null) {
-    const emit = process.emitWarning;
-    process.emitWarning = () => {};
-    try {
-      llhttpMethods = new Set(process.binding("http_parser").methods);
-    } finally {
-      process.emitWarning = emit;
-    }
+    llhttpMethods = new Set(llhttpBinding().methods);
   }
   return llhttpMethods;
 }

@@ -5,14 +5,29 @@
 
 /** @typedef {import("./outcome.mjs").Outcome} Outcome */
 
+import { createRequire } from "node:module";
+
 let binding = null;
 
-function load() {
+/**
+ * Node's llhttp binding: `process.binding` up to Node 22; from Node 24,
+ * which removed it, `internalBinding` under `--expose-internals`.
+ */
+export function llhttpBinding() {
   if (binding !== null) return binding;
   const emit = process.emitWarning;
   process.emitWarning = () => {};
   try {
     binding = process.binding("http_parser");
+  } catch {
+    try {
+      binding = createRequire(import.meta.url)("internal/test/binding").internalBinding("http_parser");
+    } catch {
+      throw new Error(
+        `the fuzzer's reference is Node's own llhttp, which ${process.version} no longer exposes through ` +
+          "process.binding: run it with node --expose-internals (or under Node 20 or 22)",
+      );
+    }
   } finally {
     process.emitWarning = emit;
   }
@@ -27,7 +42,7 @@ function load() {
  * @returns {Outcome}
  */
 export function llhttpOutcome(bytes, cuts = []) {
-  const { HTTPParser, methods } = load();
+  const { HTTPParser, methods } = llhttpBinding();
   const p = new HTTPParser();
   const messages = [];
   let current = null;
