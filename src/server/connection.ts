@@ -579,6 +579,11 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       this.#unsent = null;
       sent.finish();
     }
+    // Sent: an idle connection now waits for its next request, a closing one lingers.
+    if (this.deadlineKind === "send" && this.#writableWaiter === null) {
+      if (this.phase === "closing") this.#setDeadline("linger");
+      else if (this.phase === "head" && this.idle) this.#setDeadline("keepAlive");
+    }
     this.#wakeWriter();
   }
 
@@ -713,7 +718,10 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       this.#parser = null;
       if (this.#server.parsers.length < SPARE_PARSERS) this.#server.parsers.push(parser);
     }
-    this.#setDeadline("keepAlive");
+    // A response the socket has not taken yet (a large whole body to a slow
+    // client) is still being sent: the send deadline, not the keep-alive one,
+    // until it drains (onDrain). Closing then dropped what was queued.
+    this.#setDeadline(this.#drainOwed ? "send" : "keepAlive");
   }
 
   // ---------------------------------------------------------------- the client's end, errors, deadlines
@@ -843,7 +851,9 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
       this.conn.resume();
     }
     this.conn.end();
-    this.#setDeadline("linger");
+    // end() sends what is queued first; the linger (read and drop for 2 s)
+    // starts once it has gone, or the send deadline cuts a client that stopped reading.
+    this.#setDeadline(this.#drainOwed ? "send" : "linger");
   }
 
   #destroy(): void {

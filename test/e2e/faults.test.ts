@@ -11,6 +11,7 @@
  * servers, started through its control server.
  */
 import { createHash } from "node:crypto";
+import net from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RawClient, req } from "../helpers/raw.ts";
 import { printStderrOnFailure, RUNTIMES, type Runtime } from "../helpers/runtime.ts";
@@ -49,6 +50,47 @@ function chunked(body: Buffer, size: number): Buffer {
   }
   parts.push(Buffer.from("0\r\n\r\n"));
   return Buffer.concat(parts);
+}
+
+/**
+ * GET `target` with `headers`, read at about `rate` bytes a second (paused
+ * between reads), until the server closes or the body is complete. A
+ * client on a slow link, as curl --limit-rate is.
+ */
+function slowDownload(
+  port: number,
+  target: string,
+  rate: number,
+  headers = "",
+): Promise<{ status: number; length: number; received: number }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, "127.0.0.1", () => s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`));
+    let head: string | null = null;
+    let pending = Buffer.alloc(0);
+    let received = 0;
+    let length = -1;
+    let status = 0;
+    const done = () => {
+      s.destroy();
+      resolve({ status, length, received });
+    };
+    s.on("data", (chunk: Buffer) => {
+      if (head === null) {
+        pending = Buffer.concat([pending, chunk]);
+        const end = pending.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        head = pending.subarray(0, end).toString("latin1");
+        status = Number(head.slice(9, 12));
+        length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? -1);
+        received = pending.length - end - 4;
+      } else received += chunk.length;
+      if (received >= length) return done();
+      s.pause();
+      setTimeout(() => s.resume(), (chunk.length / rate) * 1000);
+    });
+    s.on("close", done);
+    s.on("error", reject);
+  });
 }
 
 describe.each(RUNTIMES)("faults on %s", (runtime: Runtime) => {
@@ -284,6 +326,39 @@ describe.each(RUNTIMES)("faults on %s", (runtime: Runtime) => {
     expect(got).not.toContain("chunk 4");
     expect(got).not.toContain("\r\n0\r\n\r\n");
     await healthy();
+  });
+
+  // A whole body (bytes or a string) is handed to the socket at once; the
+  // keep-alive deadline and, for a closing connection, the 2 s linger began
+  // then, not once the client had it, and cut a slow client's download short
+  // (curl --limit-rate 1M, a 20 MiB body: 8–16 MB arrived, behind HAProxy,
+  // Apache and Caddy too). node:http and Deno.serve send it all.
+  describe("a large whole body to a slow client arrives whole", () => {
+    const MB = 1 << 20;
+    const n = 16 * MB;
+    const rate = 3 * MB; // slow enough that the kernel's buffers cannot hold what the deadlines left
+    let port: number;
+    beforeAll(async () => {
+      port = await fx.startApp(uniqueId("slow-reader"), { timeouts: { keepAlive: 300, send: 1500 } });
+    });
+    it.each([
+      ["bytes, kept alive", `/bytes?n=${n}`, ""],
+      ["bytes, Connection: close", `/bytes?n=${n}`, "Connection: close\r\n"],
+    ])("%s (past the keep-alive and send timeouts)", async (_what, target, headers) => {
+      const r = await slowDownload(port, target, rate, headers);
+      expect([r.status, r.length, r.received]).toEqual([200, n, n]);
+    }, 20_000);
+
+    it("during a graceful shutdown", async () => {
+      const name = uniqueId("slow-shutdown");
+      const p = await fx.startApp(name, { timeouts: { shutdown: 15_000 } });
+      const download = slowDownload(p, `/bytes?n=${n}`, rate);
+      await sleep(500);
+      const stopped = fx.control<Shutdown>(`/shutdown?name=${name}&mode=graceful-wait`, { method: "POST" });
+      const r = await download;
+      expect([r.status, r.length, r.received]).toEqual([200, n, n]);
+      expect((await stopped).finished).toBe(true);
+    }, 20_000);
   });
 
   describe("handlers that never settle", () => {
