@@ -42,6 +42,7 @@ import { BodyStream } from "./body.ts";
 import { clientGone, Exchange } from "./exchange.ts";
 import {
   DISCARD_LIMIT,
+  LINGER_MAX_MS,
   LINGER_MS,
   PIPELINE_PAUSE,
   type ServerOptions,
@@ -133,6 +134,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // kernel takes everything at once): a wait that starts after that must
   // not wait for a drain that already came.
   #drainOwed = false;
+  #lingerEnd = 0; // when a closing connection stops reading whatever comes (LINGER_MAX_MS)
   // A response written while the socket was above its high-water mark: its
   // bytes still wait in the send queue, so its exchange is not finished
   // (`completed` pending, its signal can still abort) until the drain. The
@@ -165,6 +167,7 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
   // under --cpu-prof). They therefore fire up to two sweeps late, never
   // early. The rarer ones start now.
   #setDeadline(kind: DeadlineKind): void {
+    if (kind === "linger") this.#lingerEnd = Date.now() + LINGER_MAX_MS;
     const ms = kind === "linger" ? LINGER_MS : this.#timeouts[kind];
     this.deadlineKind = kind;
     if (ms === Infinity) this.deadline = 0;
@@ -188,7 +191,11 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
         this.#upgraded!.onData(chunk);
         return;
       default:
-        return; // closing: dropped
+        // Closing: dropped; while input keeps coming the linger goes on, up to LINGER_MAX_MS.
+        if (this.deadlineKind === "linger" && this.deadline !== 0) {
+          this.deadline = Math.min(Date.now() + LINGER_MS, this.#lingerEnd);
+        }
+        return;
     }
   }
 

@@ -104,11 +104,18 @@ export const DISCARD_LIMIT: number = 256 * 1024;
 export const PIPELINE_PAUSE: number = 64 * 1024;
 
 /**
- * How long a closing connection keeps reading (and dropping) its input, so
- * that unread input does not turn our FIN into a reset that destroys the
- * response before the client reads it.
+ * How long a closing connection keeps reading (and dropping) its input after
+ * the last bytes came, so that unread input does not turn our FIN into a
+ * reset that destroys the response before the client reads it. Input that
+ * keeps coming keeps it reading, up to {@link LINGER_MAX_MS} (nginx's
+ * `lingering_timeout` and `lingering_time`): a proxy such as Apache sends a
+ * whole upload before it reads the answer, and a 401 to a 5 MiB upload was
+ * reset after 2 s and became Apache's 502.
  */
 export const LINGER_MS: number = 2000;
+
+/** The longest a closing connection reads and drops input (see {@link LINGER_MS}). */
+export const LINGER_MAX_MS: number = 30_000;
 
 /**
  * Parsers a server keeps for its connections' next requests. A connection
