@@ -9,10 +9,15 @@
  *   one is trusted; its `port` becomes 0, as no header carries the client's.
  *   An entry that is not an IP address stops the walk: the hop before it
  *   (a trusted proxy) is the client as far as anyone can tell.
- * - `request.url` takes its scheme from the first `X-Forwarded-Proto`
- *   value ("http" or "https") and its host from the first
- *   `X-Forwarded-Host` value, when they form a valid URL; anything else is
- *   ignored.
+ * - `request.url` takes its scheme from `X-Forwarded-Proto` ("http" or
+ *   "https") and its host from `X-Forwarded-Host`, when they form a valid
+ *   URL; anything else is ignored. Of a list, the value the outermost
+ *   trusted proxy added: with n trusted proxies (our peer and the trusted
+ *   hops of the walk above), the nth from the right, or the first when the
+ *   list is shorter (a proxy that sets the field rather than appending to
+ *   it). Values left of it came from the client: Apache appends its own
+ *   `X-Forwarded-Host` to the client's, and the first value made the
+ *   client's `evil.example` the request's host.
  * - From a peer that is not trusted, and without the option, nothing
  *   changes: the headers stay plain headers.
  *
@@ -42,26 +47,26 @@ export function trustForwarded(handler: Handler, trust: true | string[]): Handle
   // -For: the last answers are kept (a URL parse is ~1 µs, an address's ~0.3).
   const origins = new OriginCache();
   let lastXff = "";
-  let lastClient: string | null = null;
+  let last: Hops = { client: null, proxies: 1 };
   return (request, info) => {
     // A unix socket's peer has no address: only `true` trusts it.
     const peer = info.remoteAddr;
     if (peer.transport !== "tcp" ? matcher !== null : !trusted(peer.hostname)) return handler(request, info);
     const xff = headerOf(request, "x-forwarded-for");
-    const proto = first(headerOf(request, "x-forwarded-proto"))?.toLowerCase();
-    const host = first(headerOf(request, "x-forwarded-host"));
+    if (xff !== null && xff !== lastXff) {
+      last = walk(xff, trusted);
+      lastXff = xff;
+    }
+    const proxies = xff === null ? 1 : last.proxies;
+    const proto = addedBy(headerOf(request, "x-forwarded-proto"), proxies)?.toLowerCase();
+    const host = addedBy(headerOf(request, "x-forwarded-host"), proxies);
     let req = request;
     if ((proto === "http" || proto === "https") || host) {
       const url = origins.forwarded(request.url, proto, host);
       if (url !== null && url !== request.url) req = requestWithUrl(request, url);
     }
-    if (xff === null) return handler(req, info);
-    if (xff !== lastXff) {
-      lastClient = nearestUntrusted(xff, trusted);
-      lastXff = xff;
-    }
-    if (lastClient === null) return handler(req, info);
-    return handler(req, new ForwardedInfo(info, { transport: "tcp", hostname: lastClient, port: 0 }));
+    if (xff === null || last.client === null) return handler(req, info);
+    return handler(req, new ForwardedInfo(info, { transport: "tcp", hostname: last.client, port: 0 }));
   };
 }
 
@@ -92,26 +97,38 @@ class OriginCache {
   }
 }
 
-function first(value: string | null): string | undefined {
+// The value of a list field that the outermost of `proxies` trusted proxies
+// added (see the module docs); undefined for none or an empty one.
+function addedBy(value: string | null, proxies: number): string | undefined {
   if (value === null) return undefined;
-  const comma = value.indexOf(",");
-  const v = (comma < 0 ? value : value.slice(0, comma)).trim();
+  let v: string;
+  if (value.indexOf(",") < 0) v = value.trim();
+  else {
+    const values = value.split(",");
+    v = values[Math.max(0, values.length - proxies)].trim();
+  }
   return v === "" ? undefined : v;
 }
 
-// The client as the trusted proxies saw it, in canonical text form; null if
-// the header has no usable entry.
-function nearestUntrusted(xff: string, trusted: (a: string) => boolean): string | null {
+/** What `X-Forwarded-For` says: the client, and how many trusted proxies (our peer included) forwarded it. */
+interface Hops {
+  /** The client as the trusted proxies saw it, in canonical text form; null if the header has no usable entry. */
+  client: string | null;
+  proxies: number;
+}
+
+function walk(xff: string, trusted: (a: string) => boolean): Hops {
   const hops = xff.split(",");
-  let last: string | null = null;
+  let client: string | null = null;
+  let proxies = 1;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i].trim();
-    const ip = parseIp(hop);
-    if (ip === null) return last;
-    last = formatIp(unmap(ip));
-    if (!trusted(last)) return last;
+    const ip = parseIp(hops[i].trim());
+    if (ip === null) break;
+    client = formatIp(unmap(ip));
+    if (!trusted(client)) break;
+    proxies++;
   }
-  return last;
+  return { client, proxies };
 }
 
 function forwardedUrl(url: string, proto: string | undefined, host: string | undefined): string | null {

@@ -106,6 +106,28 @@ describe.each(RUNTIMES)("proxies on %s", (runtime) => {
     }
   });
 
+  // Apache's mod_proxy appends its own X-Forwarded-Host to the client's, and
+  // HAProxy or Apache pass a client's X-Forwarded-Proto on: the first value
+  // was the client's, and request.url became https://evil.example/.
+  it("takes from a list of -Host and -Proto the value the outermost trusted proxy added, not the client's", async () => {
+    const ask = async (xff: string, fields: string) =>
+      json((await exchange(ports.trust, [`GET /who HTTP/1.1\r\nHost: a:1\r\nX-Forwarded-For: ${xff}\r\n${fields}Connection: close\r\n\r\n`]))
+        .text);
+    // One trusted proxy (our peer) that appended: the last value.
+    const apache = await ask("198.51.100.9", "X-Forwarded-Host: evil.example, shop.example\r\n");
+    expect([apache.url, apache.remoteAddr.hostname]).toEqual(["http://shop.example/who", "198.51.100.9"]);
+    // Two (our peer and 10.2.3.4, which is trusted), each appending: the second from the right.
+    const two = await ask(
+      "198.51.100.9, 10.2.3.4",
+      "X-Forwarded-Host: evil.example, shop.example, inner:8080\r\nX-Forwarded-Proto: http, https, http\r\n",
+    );
+    expect(two.url).toBe("https://shop.example/who");
+    // A proxy that sets the field (nginx): one value, taken whatever the count.
+    expect((await ask("198.51.100.9, 10.2.3.4", "X-Forwarded-Host: shop.example\r\n")).url).toBe(
+      "http://shop.example/who",
+    );
+  });
+
   it("gives every request on a kept connection its own forwarded URL and client, as a whole Request", async () => {
     const fwd = (host: string, extra = "") =>
       `X-Forwarded-For: 198.51.100.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: ${host}\r\n${extra}`;
