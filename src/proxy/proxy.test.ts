@@ -161,7 +161,11 @@ describe("trustProxy", () => {
   });
 
   it("takes from -Proto and -Host lists the value the outermost trusted proxy added", async () => {
-    const h = { "x-forwarded-for": "198.51.100.9", "x-forwarded-proto": "https, http", "x-forwarded-host": "evil, shop" };
+    const h = {
+      "x-forwarded-for": "198.51.100.9",
+      "x-forwarded-proto": "https, http",
+      "x-forwarded-host": "evil, shop",
+    };
     expect((await (await seen(["127.0.0.1"], "127.0.0.1", h)).json()).url).toBe("http://shop/a?b");
     // Every hop trusted: the list is shorter than the chain, so the first.
     expect((await (await seen(true, "127.0.0.1", h)).json()).url).toBe("https://evil/a?b");
