@@ -139,6 +139,12 @@ function attach(socket: net.Socket, onConnection: (conn: Conn) => ConnHandler, u
   let error: Error | undefined;
   socket.on("data", (chunk: Uint8Array) => h.onData(chunk));
   socket.on("drain", () => h.onDrain());
+  // Once end() is called, Node's Writable no longer emits "drain": a closing
+  // connection that waited for one (to start its linger) heard nothing until
+  // its send deadline. "finish" says the same: everything was handed over.
+  socket.on("finish", () => {
+    if (socket.writableNeedDrain) h.onDrain();
+  });
   socket.on("end", () => h.onEnd());
   socket.on("error", (e) => (error = e));
   socket.on("close", () => h.onClose(error));

@@ -167,8 +167,11 @@ describe("trustProxy", () => {
       "x-forwarded-host": "evil, shop",
     };
     expect((await (await seen(["127.0.0.1"], "127.0.0.1", h)).json()).url).toBe("http://shop/a?b");
-    // Every hop trusted: the list is shorter than the chain, so the first.
-    expect((await (await seen(true, "127.0.0.1", h)).json()).url).toBe("https://evil/a?b");
+    // Every hop trusted: the leftmost is the client, not a proxy; still the value our peer added.
+    expect((await (await seen(true, "127.0.0.1", h)).json()).url).toBe("http://shop/a?b");
+    // Two trusted proxies and a trusted client (10.0.0.5): the second value from the right.
+    const two = { "x-forwarded-for": "10.0.0.5, 10.2.3.4", "x-forwarded-host": "evil, shop, inner" };
+    expect((await (await seen(["127.0.0.1", "10.0.0.0/8"], "127.0.0.1", two)).json()).url).toBe("http://shop/a?b");
   });
 
   it("leaves everything plain for an untrusted peer, and ignores what is malformed", async () => {

@@ -13,7 +13,8 @@
  *   "https") and its host from `X-Forwarded-Host`, when they form a valid
  *   URL; anything else is ignored. Of a list, the value the outermost
  *   trusted proxy added: with n trusted proxies (our peer and the trusted
- *   hops of the walk above), the nth from the right, or the first when the
+ *   hops of the walk above, but for the leftmost when every hop is trusted:
+ *   that one is the client), the nth from the right, or the first when the
  *   list is shorter (a proxy that sets the field rather than appending to
  *   it). Values left of it came from the client: Apache appends its own
  *   `X-Forwarded-Host` to the client's, and the first value made the
@@ -126,7 +127,10 @@ function walk(xff: string, trusted: (a: string) => boolean): Hops {
     if (ip === null) break;
     client = formatIp(unmap(ip));
     if (!trusted(client)) break;
-    proxies++;
+    // Every hop trusted: the leftmost is the client, not a proxy (with
+    // `trustProxy: true` behind one appending proxy, counting it took the
+    // client's own X-Forwarded-Host).
+    if (i > 0) proxies++;
   }
   return { client, proxies };
 }

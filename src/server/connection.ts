@@ -191,8 +191,9 @@ export class HttpConnection implements ConnHandler, ParserHandler, ResponseSink 
         this.#upgraded!.onData(chunk);
         return;
       default:
-        // Closing: dropped; while input keeps coming the linger goes on, up to LINGER_MAX_MS.
-        if (this.deadlineKind === "linger" && this.deadline !== 0) {
+        // Closing: dropped; while input keeps coming the linger goes on, up to
+        // LINGER_MAX_MS (not during a shutdown, which one client must not hold up).
+        if (this.deadlineKind === "linger" && this.deadline !== 0 && !this.#server.shuttingDown) {
           this.deadline = Math.min(Date.now() + LINGER_MS, this.#lingerEnd);
         }
         return;

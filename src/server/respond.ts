@@ -90,10 +90,24 @@ const SLICE = 1024 * 1024;
 /** Writes a head and a body larger than {@link SLICE}; resolves with `keepAlive` once the socket has taken the body. */
 async function writeSliced(sink: ResponseSink, head: string, body: Uint8Array, keepAlive: boolean): Promise<boolean> {
   sink.write(encodeHead(head));
-  for (let at = 0; at < body.byteLength && !sink.closed; at += SLICE) {
-    if (!sink.write(body.subarray(at, at + SLICE))) await sink.waitWritable();
-  }
+  await writeSlices(sink, body);
   return keepAlive;
+}
+
+/** Writes `bytes` a {@link SLICE} at a time, each once the socket has taken the one before (or until it is gone). */
+async function writeSlices(sink: ResponseSink, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.byteLength && !sink.closed; at += SLICE) {
+    if (!sink.write(bytes.subarray(at, at + SLICE))) await sink.waitWritable();
+  }
+}
+
+const CRLF = new Uint8Array([0x0d, 0x0a]);
+
+/** One large chunk of a stream (one that enqueues a whole buffer): in slices, as a whole body is. */
+async function writeLargeChunk(sink: ResponseSink, bytes: Uint8Array, chunked: boolean): Promise<void> {
+  if (chunked) sink.write(encodeHead(bytes.byteLength.toString(16) + "\r\n"));
+  await writeSlices(sink, bytes);
+  if (chunked && !sink.write(CRLF)) await sink.waitWritable();
 }
 
 // Returns whether the socket took it all below its high-water mark.
@@ -279,6 +293,7 @@ async function writeStreamed(
     const second = await soon(pendingRead);
     if (second !== PENDING && second.done) {
       const whole = head({ kind: "length", length: a.byteLength }, await hiddenType(typeProbe));
+      if (a.byteLength > SLICE) return writeSliced(sink, whole, a, keepAlive);
       writeWhole(sink, whole, a);
       return keepAlive;
     }
@@ -288,7 +303,10 @@ async function writeStreamed(
   const chunked = minor === 1;
   if (!chunked) keepAlive = false;
   const headBytes = encodeHead(head({ kind: chunked ? "chunked" : "close" }));
-  if (!sink.write(a === null ? headBytes : joinShared([headBytes, chunked ? encodeChunk(a) : a]))) {
+  if (a !== null && a.byteLength > SLICE) {
+    sink.write(headBytes);
+    await writeLargeChunk(sink, a, chunked);
+  } else if (!sink.write(a === null ? headBytes : joinShared([headBytes, chunked ? encodeChunk(a) : a]))) {
     await sink.waitWritable();
   }
   await pump(sink, reader, chunked, pendingRead);
@@ -328,6 +346,10 @@ async function pump(
       if (r === null || r.done) return;
       const bytes = toBytes(r.value);
       if (bytes.byteLength === 0) continue;
+      if (bytes.byteLength > SLICE) {
+        await writeLargeChunk(sink, bytes, chunked);
+        continue;
+      }
       if (!sink.write(chunked ? encodeChunk(bytes) : bytes)) await sink.waitWritable();
     }
   } finally {
@@ -382,6 +404,12 @@ async function pumpKnownLength(
       const bytes = toBytes(r.value);
       sent += bytes.byteLength;
       if (sent > length) throw new Error(`response body is longer than its Content-Length (${length})`);
+      if (bytes.byteLength > SLICE) {
+        if (first) sink.write(encodeHead(head));
+        first = false;
+        await writeSlices(sink, bytes);
+        continue;
+      }
       const ok = first ? writeWhole(sink, head, bytes) : sink.write(bytes);
       first = false;
       if (!ok) await sink.waitWritable();

@@ -260,6 +260,9 @@ export class DeflateCodec {
   /** Frees both zlib streams. */
   close(): void {
     this.#failed = true;
+    // A destroyed stream calls neither flush's callback nor "error": settle what waits.
+    this.#inflateDone?.(false);
+    this.#deflateFailed?.(new Error("the WebSocket closed"));
     this.#inflate?.destroy();
     this.#deflate?.destroy();
     this.#inflate = this.#deflate = null;

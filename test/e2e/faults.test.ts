@@ -68,8 +68,9 @@ function slowDownload(
     let head: string | null = null;
     let pending = Buffer.alloc(0);
     let received = 0;
-    let length = -1;
+    let length = -1; // none: chunked, complete at its last chunk
     let status = 0;
+    let tail = "";
     const done = () => {
       s.destroy();
       resolve({ status, length, received });
@@ -84,7 +85,8 @@ function slowDownload(
         length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? -1);
         received = pending.length - end - 4;
       } else received += chunk.length;
-      if (received >= length) return done();
+      tail = (tail + chunk.toString("latin1")).slice(-7);
+      if (length >= 0 ? received >= length : tail === "\r\n0\r\n\r\n") return done();
       s.pause();
       setTimeout(() => s.resume(), (chunk.length / rate) * 1000);
     });
@@ -344,10 +346,33 @@ describe.each(RUNTIMES)("faults on %s", (runtime: Runtime) => {
     it.each([
       ["bytes, kept alive", `/bytes?n=${n}`, ""],
       ["bytes, Connection: close", `/bytes?n=${n}`, "Connection: close\r\n"],
+      // One chunk of a stream: the pump wrote it in one piece, bounded by the send deadline as a whole.
+      ["a stream's one chunk, with a Content-Length", `/bytes?n=${n}&as=stream&length`, ""],
     ])("%s (past the keep-alive and send timeouts)", async (_what, target, headers) => {
       const r = await slowDownload(port, target, rate, headers);
       expect([r.status, r.length, r.received]).toEqual([200, n, n]);
     }, 20_000);
+
+    it("a stream's one chunk, chunked (past the keep-alive and send timeouts)", async () => {
+      const r = await slowDownload(port, `/bytes?n=${n}&as=stream`, rate);
+      expect(r.status).toBe(200);
+      expect(r.length).toBe(-1);
+      expect(r.received).toBe(n + n.toString(16).length + 2 + 2 + 5); // size line, CRLF, last chunk
+    }, 20_000);
+
+    // The linger waits for the response to leave (onDrain); Node's Writable
+    // emits no "drain" once end() was called, so on node a closing
+    // connection waited for its send deadline instead of lingering 2 s.
+    it("a closing connection whose response filled the socket's buffer lingers 2 s, not until the send deadline", async () => {
+      const p = await fx.startApp(uniqueId("linger-after-drain"), { timeouts: { send: 60_000 } });
+      const c = await connectWatched(p);
+      await c.client.write(req("GET", `/bytes?n=${512 << 10}`, { connection: "close" }));
+      expect((await c.client.readResponse()).status).toBe(200);
+      // The client keeps its end open, as a pooled client might.
+      const fds = await eventually(() => fdsOf(fx.pid, p), (f) => f.onPort === 1, 5000);
+      expect(fds.onPort).toBe(1); // the listener only
+      c.client.destroy();
+    }, 15_000);
 
     it("during a graceful shutdown", async () => {
       const name = uniqueId("slow-shutdown");
@@ -390,6 +415,28 @@ describe.each(RUNTIMES)("faults on %s", (runtime: Runtime) => {
     expect(got).toContain("connection: close");
     await healthy();
   }, 15_000);
+
+  it("a closing connection whose client keeps sending does not hold up a graceful shutdown", async () => {
+    const name = uniqueId("linger-shutdown");
+    const p = await fx.startApp(name, {});
+    const s = net.connect(p, "127.0.0.1");
+    await new Promise((r) => s.once("connect", r));
+    s.on("error", () => {});
+    s.write(`POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: ${64 << 20}\r\n\r\n`);
+    let sending = true;
+    void (async () => {
+      while (sending && !s.destroyed) {
+        s.write(Buffer.alloc(16 << 10));
+        await sleep(50);
+      }
+    })();
+    await sleep(1000); // answered, closing, lingering while the body keeps coming
+    const stopped = await fx.control<Shutdown>(`/shutdown?name=${name}&mode=graceful-wait`, { method: "POST" });
+    sending = false;
+    s.destroy();
+    expect(stopped.finished).toBe(true);
+    expect(stopped.shutdownMs).toBeLessThan(4000); // the 2 s linger, not its 30 s bound
+  }, 20_000);
 
   describe("handlers that never settle", () => {
     it("client gone: the signal aborts with an AbortError and shutdown() resolves at once", async () => {
