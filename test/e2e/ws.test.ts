@@ -20,6 +20,23 @@ function deflate(data: string | Uint8Array): Uint8Array {
   return c.subarray(0, c.length - 4);
 }
 
+/** A client's compressor that keeps its context from message to message; each call gives one message's payload. */
+function contextDeflater(): { compress: (s: string) => Promise<Buffer>; close: () => void } {
+  const ctx = zlib.createDeflateRaw();
+  return {
+    async compress(s: string) {
+      const chunks: Buffer[] = [];
+      ctx.on("data", (d: Buffer) => chunks.push(d));
+      ctx.write(s);
+      await new Promise<void>((r) => ctx.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+      ctx.removeAllListeners("data");
+      const all = Buffer.concat(chunks);
+      return all.subarray(0, all.length - 4);
+    },
+    close: () => ctx.close(),
+  };
+}
+
 describe.each(RUNTIMES)("WebSocket on %s", (runtime) => {
   let server: RunningServer;
   beforeAll(async () => {
@@ -262,16 +279,7 @@ describe.each(RUNTIMES)("WebSocket on %s", (runtime) => {
       const c = await offer("permessage-deflate; client_max_window_bits");
       expect(c.headers.get("sec-websocket-extensions")).toBe("permessage-deflate; client_max_window_bits=15");
       // The client keeps its context: the second message refers back to the first.
-      const ctx = zlib.createDeflateRaw();
-      const compress = async (s: string) => {
-        const chunks: Buffer[] = [];
-        ctx.on("data", (d: Buffer) => chunks.push(d));
-        ctx.write(s);
-        await new Promise<void>((r) => ctx.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-        ctx.removeAllListeners("data");
-        const all = Buffer.concat(chunks);
-        return all.subarray(0, all.length - 4);
-      };
+      const { compress } = contextDeflater();
       const text = "the quick brown fox jumps over the lazy dog ".repeat(100);
       c.send(clientFrame(TEXT, await compress(text), { rsv: 4 }));
       c.send(clientFrame(TEXT, await compress(text), { rsv: 4 }));
@@ -355,22 +363,13 @@ describe.each(RUNTIMES)("WebSocket on %s", (runtime) => {
       // The client agreed to reset its context after each message, then refers back into the last one.
       const d = await offer("permessage-deflate; client_no_context_takeover");
       expect(d.headers.get("sec-websocket-extensions")).toContain("client_no_context_takeover");
-      const ctx = zlib.createDeflateRaw();
-      const compress = async (s: string) => {
-        const chunks: Buffer[] = [];
-        ctx.on("data", (x: Buffer) => chunks.push(x));
-        ctx.write(s);
-        await new Promise<void>((r) => ctx.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-        ctx.removeAllListeners("data");
-        const all = Buffer.concat(chunks);
-        return all.subarray(0, all.length - 4);
-      };
+      const { compress, close } = contextDeflater();
       const text = "a message the second one refers back to ".repeat(20);
       d.send(clientFrame(TEXT, await compress(text), { rsv: 4 }));
       expect((await d.next()).text).toBe(text);
       d.send(clientFrame(TEXT, await compress(text), { rsv: 4 }));
       await expectFail(d, 1007);
-      ctx.close();
+      close();
       // Still serving, and the next compressed message on a new socket is fine.
       const e = await offer("permessage-deflate");
       e.send(clientFrame(TEXT, deflate("still here"), { rsv: 4 }));
